@@ -1,0 +1,56 @@
+"""luna-events: monitoring events for LUNA-style services, from log line to InfluxDB.
+
+A service builds events with the typed constructors in :mod:`luna_events.series`,
+writes them as JSON log lines, and Vector or ``luna-events ship`` turns the lines
+into InfluxDB line protocol.
+"""
+
+from __future__ import annotations
+
+from luna_events import series
+from luna_events.catalog import CATALOG, Catalog, FieldSpec, SeriesSpec, TagSpec, Unit, ValueType
+from luna_events.errors import InvalidEvent, LunaEventsError, Problem
+from luna_events.event import Event, FieldValue, TagValue, now_ns, route, to_ns
+from luna_events.jsonline import (
+    FORMAT_KEY,
+    FORMAT_VERSION,
+    LineKind,
+    event_from_line,
+    parse_line,
+    to_json_line,
+)
+from luna_events.lineprotocol import encode_batch, encode_line
+from luna_events.transform import Outcome, transform_line
+from luna_events.validation import Validator, validate
+
+__all__ = [
+    "CATALOG",
+    "FORMAT_KEY",
+    "FORMAT_VERSION",
+    "Catalog",
+    "Event",
+    "FieldSpec",
+    "FieldValue",
+    "InvalidEvent",
+    "LineKind",
+    "LunaEventsError",
+    "Outcome",
+    "Problem",
+    "SeriesSpec",
+    "TagSpec",
+    "TagValue",
+    "Unit",
+    "Validator",
+    "ValueType",
+    "encode_batch",
+    "encode_line",
+    "event_from_line",
+    "now_ns",
+    "parse_line",
+    "route",
+    "series",
+    "to_json_line",
+    "to_ns",
+    "transform_line",
+    "validate",
+]
