@@ -25,3 +25,6 @@ INT64_MAX = 2**63 - 1
 
 MAX_EXACT_FLOAT_INT = 2**53
 """Largest int that an additional numeric field (always written as float) keeps exactly."""
+
+RESERVED_KEYS = frozenset({"time", "_field", "_measurement", "_time"})
+"""Keys InfluxDB 1.x or 2.x rejects as tag or field keys."""

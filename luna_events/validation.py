@@ -11,7 +11,8 @@ field values with the catalog's types. The rules (also in docs/event-format.md):
 * additional (uncatalogued) tags may be str, int, float or bool and are written
   as strings; additional numeric fields are always written as floats, so one key
   can never reach InfluxDB as an int in one point and a float in the next;
-* no NaN or infinity, no empty tag value, no key named ``time``, no control
+* no NaN or infinity, no empty tag value, no reserved key (``time``,
+  ``_field``, ``_measurement``, ``_time``), no control
   characters in keys or tag values, no key or tag value ending in a backslash
   (line protocol cannot express it), no string over the limits in
   :mod:`luna_events.limits`.
@@ -182,8 +183,8 @@ def _check_key(key: str, path: str, problems: list[Problem]) -> bool:
     if type(key) is not str or not key:
         problems.append(Problem("bad_key", path, "keys must be non-empty strings"))
         return False
-    if key == "time":
-        problems.append(Problem("reserved_key", path, "'time' is reserved by InfluxDB"))
+    if key in limits.RESERVED_KEYS:
+        problems.append(Problem("reserved_key", path, f"{key!r} is reserved by InfluxDB"))
         return False
     return _check_text(key, path, limits.MAX_KEY_BYTES, problems, identifier=True, what="key")
 

@@ -96,7 +96,7 @@ def _merge_two(first: SeriesSpec, second: SeriesSpec) -> SeriesSpec:
     return series(first.name, first.description, services, tags, fields, group=first.group)
 
 
-Spec = TypeVar("Spec", TagSpec, FieldSpec)
+Spec = TypeVar("Spec", bound=TagSpec | FieldSpec)
 
 
 def _union(a: Sequence[Spec], b: Sequence[Spec], series_name: str) -> list[Spec]:
