@@ -2,8 +2,8 @@
 
 The encoder takes events that :func:`luna_events.validate` has normalized: tag values
 are strings, field values have their catalog types. Validation guarantees that every
-key and tag value is encodable (no control characters, no trailing backslash), so
-the only escaping needed is InfluxDB's own:
+key and tag value is encodable (no control characters, no backslash before a
+character that line protocol escapes), so the only escaping needed is InfluxDB's own:
 
 * measurement: ``,`` and space
 * tag keys, tag values, field keys: ``,``, ``=`` and space

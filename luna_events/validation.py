@@ -13,8 +13,9 @@ field values with the catalog's types. The rules (also in docs/event-format.md):
   can never reach InfluxDB as an int in one point and a float in the next;
 * no NaN or infinity, no empty tag value, no reserved key (``time``,
   ``_field``, ``_measurement``, ``_time``), no control
-  characters in keys or tag values, no key or tag value ending in a backslash
-  (line protocol cannot express it), no string over the limits in
+  characters in keys or tag values, no backslash in a key or tag value that
+  stands before ``,``, ``=``, space or ``"`` or at its end (InfluxDB's parsers read
+  such a backslash in different ways, so it cannot round-trip), no string over the limits in
   :mod:`luna_events.limits`.
 """
 
@@ -31,6 +32,7 @@ from luna_events.event import Event, FieldValue, TagValue
 from luna_events.lineprotocol import format_float
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_UNESCAPABLE_BACKSLASH = re.compile(r'\\(?=[,= "]|$)')
 
 _PYTHON_TYPE_NAMES = {
     str: "str",
@@ -223,12 +225,13 @@ def _check_text(
                 )
             )
             return False
-        if text.endswith("\\"):
+        if "\\" in text and _UNESCAPABLE_BACKSLASH.search(text):
             problems.append(
                 Problem(
-                    "trailing_backslash",
+                    "unescapable_backslash",
                     path,
-                    f"{what} ends with a backslash, which line protocol cannot express",
+                    f"{what} has a backslash before ',', '=', ' ', '\"' or at its end, "
+                    "which line protocol cannot carry exactly",
                 )
             )
             return False

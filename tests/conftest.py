@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from luna_events.localservers import InfluxDB1, VictoriaMetrics
 
@@ -37,3 +39,8 @@ def victoria() -> Iterator[VictoriaMetrics]:
     """One private VictoriaMetrics for the session; tests isolate by a run label."""
     with VictoriaMetrics() as server:
         yield server
+
+
+# `HYPOTHESIS_PROFILE=deep make pytest` runs the property tests 20 times longer.
+settings.register_profile("deep", max_examples=3000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from luna_events.catalog import CATALOG
 from luna_events.event import Event
 
+REQUESTS = CATALOG["requests"]
 NASTY = ",= \"\\\n\r\t'😀\u00e9\u2028\x00{}#"
 text = st.text(
     alphabet=st.one_of(
@@ -31,13 +33,25 @@ def request_events(draw: st.DrawFn, time_ns: int) -> Event:
         "route": "GET:/" + draw(st.text(alphabet="abc{}/_-", max_size=12)),
         "status_code": draw(st.integers(100, 599)),
     }
-    tags.update(draw(st.dictionaries(keys, st.one_of(text, ints, floats, st.booleans()), max_size=4)))
+    extra_tag_keys = keys.filter(lambda key: key not in tags and not REQUESTS.tag(key))
+    tags.update(
+        draw(
+            st.dictionaries(
+                extra_tag_keys, st.one_of(text, ints, floats, st.booleans()), max_size=4
+            )
+        )
+    )
     fields: dict[str, object] = {
         "request_id": draw(text),
         "execution_time": draw(st.one_of(floats, st.integers(-(2**53), 2**53))),
     }
+    extra_field_keys = keys.filter(lambda key: key not in fields and not REQUESTS.field(key))
     fields.update(
-        draw(st.dictionaries(keys, st.one_of(text, floats, st.booleans(), ints), max_size=4))
+        draw(
+            st.dictionaries(
+                extra_field_keys, st.one_of(text, floats, st.booleans(), ints), max_size=4
+            )
+        )
     )
     return Event("requests", time_ns, tags, fields)  # type: ignore[arg-type]
 
@@ -46,6 +60,8 @@ def request_events(draw: st.DrawFn, time_ns: int) -> Event:
 def counter_events(draw: st.DrawFn, time_ns: int) -> Event:
     """A ``usages_statistic`` event: catalogued int fields over the whole int64 range."""
     names = ["face_detector_usages", "mask_estimator_usages", "iso_estimator_usages"]
-    fields = {name: draw(ints) for name in draw(st.lists(st.sampled_from(names), min_size=1, unique=True))}
+    fields = {
+        name: draw(ints) for name in draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+    }
     extra = draw(st.dictionaries(keys, text, max_size=2))
-    return Event("usages_statistic", time_ns, {"service": "luna-remote-sdk", **extra}, fields)  # type: ignore[dict-item]
+    return Event("usages_statistic", time_ns, {**extra, "service": "luna-remote-sdk"}, fields)  # type: ignore[dict-item]

@@ -28,7 +28,7 @@ INFLUX_TYPES = {float: "float", int: "integer", str: "string", bool: "boolean"}
 # Why InfluxDB cannot take an event, and so why validation may refuse one.
 UNREPRESENTABLE = {
     "control_character",
-    "trailing_backslash",
+    "unescapable_backslash",
     "empty_tag",
     "reserved_key",
     "key_conflict",
@@ -71,10 +71,17 @@ def _normalize_batch(events: list[Event]) -> list[Event]:
 
 
 def _as_stored(event: Event) -> dict[str, Any]:
-    return {"measurement": event.series, "time": event.time_ns, "tags": event.tags, "fields": event.fields}
+    return {
+        "measurement": event.series,
+        "time": event.time_ns,
+        "tags": event.tags,
+        "fields": event.fields,
+    }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(150, settings.default.max_examples), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(events=_batches())
 def test_valid_events_come_back_from_influxdb_exactly(influxdb: InfluxDB1, events: list[Event]):
     valid = _normalize_batch(events)
@@ -98,17 +105,30 @@ def test_valid_events_come_back_from_influxdb_exactly(influxdb: InfluxDB1, event
     assert stored == expected
 
 
+_vm_runs = iter(range(10**9))
+
+# VictoriaMetrics stores a decimal mantissa with a bounded exponent: a 17-digit
+# value near 1e-298 comes back as 0. That is its storage, not the line protocol.
+VM_FLOATS = st.floats(min_value=-1e250, max_value=1e250).filter(
+    lambda value: value == 0 or abs(value) >= 1e-250
+)
+
+
 @st.composite
 def _numeric_events(draw: st.DrawFn) -> list[Event]:
     count = draw(st.integers(1, 5))
     events = []
     label_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
     for index in range(count):
-        tags = draw(st.dictionaries(label_keys.map(lambda k: "x_" + k), st.text(min_size=1, max_size=12), max_size=3))
+        tags = draw(
+            st.dictionaries(
+                label_keys.map(lambda k: "x_" + k), st.text(min_size=1, max_size=12), max_size=3
+            )
+        )
         fields = draw(
             st.dictionaries(
                 label_keys.map(lambda k: "f_" + k),
-                st.one_of(floats, st.integers(-(2**53), 2**53)),
+                st.one_of(VM_FLOATS, st.integers(-(2**53), 2**53)),
                 min_size=1,
                 max_size=3,
             )
@@ -124,10 +144,9 @@ def _numeric_events(draw: st.DrawFn) -> list[Event]:
     return events
 
 
-_vm_runs = iter(range(10**9))
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(60, settings.default.max_examples // 3), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(events=_numeric_events())
 def test_numeric_events_round_trip_through_victoriametrics_v2_write(
     victoria: VictoriaMetrics, events: list[Event]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from luna_events.cli.catalog import catalog
+from luna_events.cli.demo import demo
 from luna_events.cli.generate import generate
 from luna_events.cli.lines import encode, lint
 
@@ -21,6 +22,7 @@ cli.add_command(catalog)
 cli.add_command(encode)
 cli.add_command(lint)
 cli.add_command(generate)
+cli.add_command(demo)
 
 
 def main() -> None:
