@@ -3,28 +3,53 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import msgspec
 
 from luna_events import limits
 from luna_events.errors import Problem
-from luna_events.event import Event
-from luna_events.jsonline import LineKind, parse_line
+from luna_events.fastpath import FastEncoder
+from luna_events.jsonline import FORMAT_VERSION, LineKind, parse_line
 from luna_events.lineprotocol import encode_line
 from luna_events.validation import DEFAULT_VALIDATOR, Validator
 
+_DEFAULT_ENCODER = FastEncoder()
 
-@dataclass(frozen=True, slots=True)
+
+class _Payload(msgspec.Struct):
+    """The ``luna_event`` object, decoded with its envelope types checked in C."""
+
+    v: int
+    series: str
+    time: int
+    tags: dict[str, Any] = msgspec.field(default_factory=dict)
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class _Envelope(msgspec.Struct):
+    """A monitoring line; msgspec skips every other key without building it."""
+
+    luna_event: _Payload
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+@dataclass(slots=True)
 class Outcome:
     """What became of one input line.
 
-    ``kind`` is EVENT with ``event`` (normalized) and ``line_protocol`` set, INVALID
-    with ``problems``, or ORDINARY with the ``reason`` it was skipped.
+    ``kind`` is EVENT with ``line_protocol`` set, INVALID with ``problems``, or
+    ORDINARY with the ``reason`` it was skipped.
     """
 
     kind: LineKind
-    event: Event | None = None
     line_protocol: str | None = None
     problems: tuple[Problem, ...] = ()
     reason: str = ""
+    series: str | None = None
+    """The series of an event line, valid or not, when it could be read."""
 
     @property
     def error(self) -> str:
@@ -32,17 +57,60 @@ class Outcome:
         return "; ".join(str(p) for p in self.problems)
 
 
-def transform_line(
-    line: bytes | str,
-    validator: Validator = DEFAULT_VALIDATOR,
-    *,
-    max_bytes: int = limits.MAX_LINE_BYTES,
-) -> Outcome:
-    """Parse, validate and encode one line of a JSON log stream."""
-    parsed = parse_line(line, max_bytes=max_bytes)
-    if parsed.event is None:
-        return Outcome(parsed.kind, problems=parsed.problems, reason=parsed.reason)
-    event, problems = validator.normalize(parsed.event)
-    if event is None:
-        return Outcome(LineKind.INVALID, problems=tuple(problems))
-    return Outcome(LineKind.EVENT, event=event, line_protocol=encode_line(event))
+class Transform:
+    """Parse, validate and encode lines against one catalog.
+
+    Valid lines take the one-pass :class:`FastEncoder`; anything else is read again
+    by :func:`~luna_events.jsonline.parse_line` and the :class:`Validator`, which
+    report every problem.
+    """
+
+    def __init__(
+        self,
+        validator: Validator = DEFAULT_VALIDATOR,
+        *,
+        max_bytes: int = limits.MAX_LINE_BYTES,
+    ) -> None:
+        self.validator = validator
+        self.max_bytes = max_bytes
+        self._encoder = (
+            _DEFAULT_ENCODER if validator is DEFAULT_VALIDATOR else FastEncoder(validator.catalog)
+        )
+
+    def __call__(self, line: bytes | str) -> Outcome:
+        """The outcome of one line (with or without its newline)."""
+        raw = line if type(line) is bytes else line.encode("utf-8", "surrogateescape")  # type: ignore[union-attr]
+        if len(raw) <= self.max_bytes and raw[:1] == b"{":
+            try:
+                payload = _decode_envelope(raw).luna_event
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                return self._slow(raw)
+            if payload.v == FORMAT_VERSION:
+                series = payload.series
+                encoded = self._encoder.encode(series, payload.time, payload.tags, payload.fields)
+                if encoded is not None:
+                    return Outcome(LineKind.EVENT, encoded, series=series)
+        return self._slow(raw)
+
+    def _slow(self, raw: bytes) -> Outcome:
+        parsed = parse_line(raw, max_bytes=self.max_bytes)
+        if parsed.event is None:
+            return Outcome(parsed.kind, problems=parsed.problems, reason=parsed.reason)
+        series = parsed.event.series
+        event, problems = self.validator.normalize(parsed.event)
+        if event is None:
+            return Outcome(LineKind.INVALID, problems=tuple(problems), series=series)
+        # Only reached if the fast path refused what the validator accepts, which the
+        # test suite rules out; encoding the slow way keeps the event all the same.
+        return Outcome(LineKind.EVENT, encode_line(event), series=series)
+
+
+_DEFAULT_TRANSFORM = Transform()
+
+
+def transform_line(line: bytes | str, *, max_bytes: int = limits.MAX_LINE_BYTES) -> Outcome:
+    """Parse, validate and encode one line of a JSON log stream against the catalog."""
+    transform = (
+        _DEFAULT_TRANSFORM if max_bytes == limits.MAX_LINE_BYTES else Transform(max_bytes=max_bytes)
+    )
+    return transform(line)

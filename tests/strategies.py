@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from luna_events.catalog import CATALOG
-from luna_events.event import Event
+from luna_events.event import Event, FieldValue
 
 REQUESTS = CATALOG["requests"]
 NASTY = ",= \"\\\n\r\t'😀\u00e9\u2028\x00{}#"
@@ -60,8 +60,8 @@ def request_events(draw: st.DrawFn, time_ns: int) -> Event:
 def counter_events(draw: st.DrawFn, time_ns: int) -> Event:
     """A ``usages_statistic`` event: catalogued int fields over the whole int64 range."""
     names = ["face_detector_usages", "mask_estimator_usages", "iso_estimator_usages"]
-    fields = {
+    fields: dict[str, FieldValue] = {
         name: draw(ints) for name in draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
     }
     extra = draw(st.dictionaries(keys, text, max_size=2))
-    return Event("usages_statistic", time_ns, {**extra, "service": "luna-remote-sdk"}, fields)  # type: ignore[dict-item]
+    return Event("usages_statistic", time_ns, {**extra, "service": "luna-remote-sdk"}, fields)

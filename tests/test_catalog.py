@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from luna_events.catalog import CATALOG, ValueType
+from luna_events.catalog import CATALOG, FieldSpec, TagSpec, ValueType
 from luna_events.generate import GENERATORS, stale_files
 
 from .conftest import ROOT, SHARED
@@ -37,27 +37,69 @@ LUNA_TASKS = {
 
 USAGES = {
     f"{name}_usages"
-    for name in (
-        "people_counter face_detector landmarks68_detector head_pose_estimator "
-        "liveness_estimator mask_estimator emotion_estimator mouth_estimator eye_estimator "
-        "gaze_estimator glasses_estimator face_warp_quality_estimator "
-        "face_basic_attributes_extractor face_descriptor_extractor iso_estimator "
-        "face_quality_estimator body_detector body_descriptor_extractor "
-        "body_basic_attributes_estimator body_upper_attributes_estimator "
-        "body_accessories_estimator body_lower_attributes_estimator deepfake_estimator"
-    ).split()
+    for name in [
+        "people_counter",
+        "face_detector",
+        "landmarks68_detector",
+        "head_pose_estimator",
+        "liveness_estimator",
+        "mask_estimator",
+        "emotion_estimator",
+        "mouth_estimator",
+        "eye_estimator",
+        "gaze_estimator",
+        "glasses_estimator",
+        "face_warp_quality_estimator",
+        "face_basic_attributes_extractor",
+        "face_descriptor_extractor",
+        "iso_estimator",
+        "face_quality_estimator",
+        "body_detector",
+        "body_descriptor_extractor",
+        "body_basic_attributes_estimator",
+        "body_upper_attributes_estimator",
+        "body_accessories_estimator",
+        "body_lower_attributes_estimator",
+        "deepfake_estimator",
+    ]
 }
 
-PLAIN_ESTIMATORS = (
-    "aggregated_basic_attributes basic_attributes body_attributes body_warp dynamic_range "
-    "emotions eyebrow_expression eyes face_detection_background face_natural_light face_warp "
-    "face_warp_quality fisheye gaze_direction glasses head_pose headwear image_orientation "
-    "image_color_type landmarks17 landmarks5 landmarks68 livenessv1 mask mouth_state "
-    "people_count portrait_style red_eyes"
-).split()
-DESCRIPTOR_ESTIMATORS = (
-    "aggregated_body_descriptor aggregated_face_descriptor body_descriptor face_descriptor"
-).split()
+PLAIN_ESTIMATORS = [
+    "aggregated_basic_attributes",
+    "basic_attributes",
+    "body_attributes",
+    "body_warp",
+    "dynamic_range",
+    "emotions",
+    "eyebrow_expression",
+    "eyes",
+    "face_detection_background",
+    "face_natural_light",
+    "face_warp",
+    "face_warp_quality",
+    "fisheye",
+    "gaze_direction",
+    "glasses",
+    "head_pose",
+    "headwear",
+    "image_orientation",
+    "image_color_type",
+    "landmarks17",
+    "landmarks5",
+    "landmarks68",
+    "livenessv1",
+    "mask",
+    "mouth_state",
+    "people_count",
+    "portrait_style",
+    "red_eyes",
+]
+DESCRIPTOR_ESTIMATORS = [
+    "aggregated_body_descriptor",
+    "aggregated_face_descriptor",
+    "body_descriptor",
+    "face_descriptor",
+]
 BATCH = {"service", "batch_size"}
 TIME = {"execution_time"}
 
@@ -171,7 +213,8 @@ def test_service_tag_values_follow_the_seeds():
 def test_every_tag_and_field_is_typed_and_described():
     for spec in CATALOG.values():
         assert spec.description and spec.services and spec.group
-        for item in (*spec.tags, *spec.fields):
+        items: list[TagSpec | FieldSpec] = [*spec.tags, *spec.fields]
+        for item in items:
             assert isinstance(item.type, ValueType)
             assert item.description, f"{spec.name}.{item.name} has no description"
         assert any(f.required for f in spec.fields) or spec.name in {

@@ -20,7 +20,10 @@ BAD = to_json_line(
     Event("worker_queue", 11, {"service": "luna-tasks-worker"}, {"transport_time": "x"})
 )
 ORDINARY = b'{"level": "info", "message": "worker started"}\n'
-GOOD_LP = b"worker_queue,service=luna-tasks-worker,subtask_id=2,task_id=1,task_type=3 transport_time=0.5 10\n"
+GOOD_LP = (
+    b"worker_queue,service=luna-tasks-worker,subtask_id=2,task_id=1,task_type=3"
+    b" transport_time=0.5 10\n"
+)
 
 
 def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
@@ -69,7 +72,8 @@ def test_lint_reports_every_problem_with_its_line_number(tmp_path: Path):
     assert result.returncode == 1
     lines = result.stdout.decode().splitlines()
     assert lines == [
-        f"{log}:2: malformed_json: line: malformed JSON: unexpected end of data: line 1 column 49 (char 48)",
+        f"{log}:2: malformed_json: line: malformed JSON: "
+        "unexpected end of data: line 1 column 49 (char 48)",
         f"{log}:3: invalid_utf8: line: invalid UTF-8 at byte 35",
         f"{log}:4: line_too_long: line: line is longer than the 2000-byte limit",
         f"{log}:5: missing_tag: tags.task_id: required tag 'task_id' is missing",

@@ -8,14 +8,18 @@ import pytest
 
 from luna_events import series
 from luna_events.errors import InvalidEvent
-from luna_events.event import Event, route
+from luna_events.event import Event, FieldValue, TagValue, route
 from luna_events.validation import validate
 
-GOOD_TAGS = {"service": "luna-tasks", "route": "GET:/version", "status_code": 200}
-GOOD_FIELDS = {"request_id": "r1", "execution_time": 0.5}
+GOOD_TAGS: dict[str, TagValue] = {
+    "service": "luna-tasks",
+    "route": "GET:/version",
+    "status_code": 200,
+}
+GOOD_FIELDS: dict[str, FieldValue] = {"request_id": "r1", "execution_time": 0.5}
 
 
-def problems(tags=None, fields=None, series_name="requests", time_ns=1):
+def problems(tags=None, fields=None, series_name="requests", time_ns=1) -> list[tuple[str, str]]:
     event = Event(
         series_name,
         time_ns,
@@ -156,12 +160,13 @@ def test_subtask_errors_carries_error_code_as_tag_and_field():
 
 
 def test_every_series_can_be_built_with_its_required_values_and_passes():
-    from luna_events.catalog import CATALOG, ValueType
+    from luna_events.catalog import CATALOG, FieldSpec, TagSpec, ValueType
 
     samples = {ValueType.STR: "x", ValueType.INT: 1, ValueType.FLOAT: 0.5, ValueType.BOOL: True}
     for spec in CATALOG.values():
         values = {}
-        for item in (*spec.tags, *spec.fields):
+        items: list[TagSpec | FieldSpec] = [*spec.tags, *spec.fields]
+        for item in items:
             if item.required or not spec.required_fields:
                 values[item.name] = samples[item.type]
         tag = spec.tag("service")

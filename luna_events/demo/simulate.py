@@ -126,34 +126,48 @@ class Simulator:
         clock = at
         for _ in range(self.rng.randint(1, 4)):
             subtask_id = next(self._subtask_ids)
-            ids = {"task_id": task_id, "subtask_id": subtask_id}
             send = self._latency(0.004)
             clock += int(send * 1e9)
-            events.append(series.worker_requests(**ids, transport_time=send, time_ns=clock))
+            events.append(
+                series.worker_requests(
+                    task_id=task_id, subtask_id=subtask_id, transport_time=send, time_ns=clock
+                )
+            )
             queue = self._latency(0.02)
             clock += int(queue * 1e9)
             events.append(
-                series.worker_queue(**ids, task_type=task_type, transport_time=queue, time_ns=clock)
-            )
-            execution = self._latency(0.8)
-            events.append(
-                series.subtask_execution(
-                    **ids, task_type=task_type, time_ns=clock + 1, **self._subtask_fields(task_type)
+                series.worker_queue(
+                    task_id=task_id,
+                    subtask_id=subtask_id,
+                    task_type=task_type,
+                    transport_time=queue,
+                    time_ns=clock,
                 )
             )
-            clock += int(execution * 1e9)
+            execution = series.subtask_execution(
+                task_id=task_id, subtask_id=subtask_id, task_type=task_type, time_ns=clock + 1
+            )
+            execution.fields.update(self._subtask_fields(task_type))
+            events.append(execution)
+            duration = self._latency(0.8)
+            clock += int(duration * 1e9)
             failed = self.rng.random() < 0.05
             if failed:
                 events.append(
                     series.subtask_errors(
-                        **ids, task_type=task_type, error_code=27001, time_ns=clock
+                        task_id=task_id,
+                        subtask_id=subtask_id,
+                        task_type=task_type,
+                        error_code=27001,
+                        time_ns=clock,
                     )
                 )
             events.append(
                 series.subtask_final(
-                    **ids,
+                    task_id=task_id,
+                    subtask_id=subtask_id,
                     task_type=task_type,
-                    execution_time=execution,
+                    execution_time=duration,
                     status=2 if failed else 1,
                     time_ns=clock + 1,
                 )
@@ -209,10 +223,10 @@ class Simulator:
         chosen = self._estimators(resource)
         for name in chosen:
             events.append(self._estimation(name, images, at + 2))
-        usages = {
-            name: self.rng.randint(1, images) for name, _ in self.rng.sample(USAGE_COUNTERS, 4)
-        }
-        events.append(series.usages_statistic(time_ns=at + 3, **usages))
+        usages = series.usages_statistic(time_ns=at + 3)
+        for name, _ in self.rng.sample(USAGE_COUNTERS, 4):
+            usages.fields[name] = self.rng.randint(1, images)
+        events.append(usages)
         if self.rng.random() < 0.01:
             events.append(
                 series.licensing(

@@ -1,0 +1,117 @@
+"""The one-pass encoder agrees with the Validator and the plain encoder on every event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from luna_events.catalog import CATALOG
+from luna_events.event import Event
+from luna_events.fastpath import FastEncoder
+from luna_events.jsonline import LineKind, to_json_line
+from luna_events.lineprotocol import encode_line
+from luna_events.transform import Transform
+from luna_events.validation import Validator
+
+from .strategies import keys, text
+
+VALIDATOR = Validator()
+ENCODER = FastEncoder()
+TRANSFORM = Transform()
+
+CATALOG_KEYS = sorted(
+    {t.name for s in CATALOG.values() for t in s.tags}
+    | {f.name for s in CATALOG.values() for f in s.fields}
+)
+ALLOWED = sorted({v for s in CATALOG.values() for t in s.tags for v in t.allowed})
+values = st.one_of(
+    text,
+    st.sampled_from([*ALLOWED, "GET:/version", "POST:/sdk", "", "x\\", "a\\,b"]),
+    st.integers(-(2**64), 2**64),
+    st.sampled_from([0, 1, -1, 2**53, 2**53 + 1, 2**63 - 1, 2**63]),
+    st.floats(),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=1),
+)
+any_key = st.one_of(st.sampled_from([*CATALOG_KEYS, "time", "_field"]), keys)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> Event:
+    series = draw(st.one_of(st.sampled_from(list(CATALOG)), text))
+    spec = CATALOG.get(series)
+    tags: dict[str, Any] = {}
+    fields: dict[str, Any] = {}
+    if spec is not None and draw(st.booleans()):  # mostly-valid events too
+        for tag in spec.tags:
+            tags[tag.name] = (
+                tag.allowed[0]
+                if tag.allowed
+                else {"str": "GET:/a", "int": 3, "float": 0.5, "bool": True}[tag.type]
+            )
+        for item in spec.fields:
+            if item.required or draw(st.booleans()):
+                fields[item.name] = {"str": "s", "int": 7, "float": 1.5, "bool": False}[item.type]
+    tags.update(draw(st.dictionaries(any_key, values, max_size=3)))
+    fields.update(draw(st.dictionaries(any_key, values, max_size=3)))
+    time_ns = draw(st.one_of(st.integers(-(2**64), 2**64), st.floats(), st.none()))
+    return Event(series, time_ns, tags, fields)  # type: ignore[arg-type]
+
+
+def expected_line(event: Event) -> str | None:
+    normalized, _ = VALIDATOR.normalize(event)
+    return None if normalized is None else encode_line(normalized)
+
+
+@settings(max_examples=2000)
+@given(events())
+def test_fast_encoder_agrees_with_validator_and_encoder(event: Event):
+    got = ENCODER.encode(event.series, event.time_ns, event.tags, event.fields)
+    assert got == expected_line(event)
+    # a second time, with every cache warm
+    assert ENCODER.encode(event.series, event.time_ns, event.tags, event.fields) == got
+
+
+@settings(max_examples=1000)
+@given(events())
+def test_transform_agrees_with_the_slow_path_on_json_lines(event: Event):
+    try:
+        line = to_json_line(event, level="info")
+    except TypeError:
+        return  # not JSON-serializable (e.g. an int beyond 64 bits): never a line
+    outcome = TRANSFORM(line)
+    expected = expected_line(event)
+    if expected is None:
+        assert outcome.kind is LineKind.INVALID
+        assert outcome.problems
+    else:
+        assert outcome.kind is LineKind.EVENT
+        assert outcome.line_protocol == expected
+
+
+def _slow_kind(line: bytes) -> LineKind:
+    from luna_events.jsonline import parse_line
+
+    parsed = parse_line(line)
+    if parsed.event is None:
+        return parsed.kind
+    return LineKind.EVENT if VALIDATOR.normalize(parsed.event)[0] else LineKind.INVALID
+
+
+ENVELOPE = b'{"luna_event": {"v": 1, "series": "sdkloop_task", "time": 5, '
+garbage = st.one_of(
+    st.binary(max_size=200),
+    st.binary(max_size=60).map(lambda tail: ENVELOPE + tail),
+    st.binary(max_size=60).map(lambda head: head + ENVELOPE[8:]),
+)
+
+
+@settings(max_examples=1500)
+@given(garbage)
+def test_any_bytes_give_an_outcome_never_an_exception(line: bytes):
+    outcome = TRANSFORM(line)
+    assert outcome.kind is _slow_kind(line)
+    assert (outcome.kind is LineKind.INVALID) == bool(outcome.problems)
