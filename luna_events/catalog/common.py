@@ -65,3 +65,21 @@ def errors_series(services: Sequence[str], extra_tags: Iterable[TagSpec] = ()) -
         (request_id_field(),),
         group=HTTP,
     )
+
+
+def licensing_series(
+    services: Sequence[str], statuses: tuple[str, ...], extra_fields: Iterable[FieldSpec]
+) -> SeriesSpec:
+    """``licensing``: a license check, with the statuses and counters a service reports."""
+    return series(
+        "licensing",
+        "a license check: sent when the liveness balance runs out, or at start-up and daily",
+        services,
+        (tag("license_status", ValueType.STR, "license status", allowed=statuses),),
+        (
+            *extra_fields,
+            field("warnings", ValueType.STR, "license warning messages"),
+            field("errors", ValueType.STR, "license error messages"),
+        ),
+        group="licensing",
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from luna_events.catalog.build import count, field, seconds, series, tag
-from luna_events.catalog.common import errors_series, requests_series
+from luna_events.catalog.common import errors_series, licensing_series, requests_series
 from luna_events.catalog.model import FieldSpec, SeriesSpec, TagSpec, Unit, ValueType
 
 SDK = "luna-remote-sdk"
@@ -137,17 +137,10 @@ SERIES: tuple[SeriesSpec, ...] = (
         ),
     ),
     errors_series(SERVICES),
-    series(
-        "licensing",
-        "a license check: sent when the liveness balance runs out, or at start-up and daily",
+    licensing_series(
         SERVICES,
-        (tag("license_status", ValueType.STR, "license status", allowed=("warning", "error")),),
-        (
-            count("liveness_balance", "liveness estimations left before the license expires"),
-            field("warnings", ValueType.STR, "license warning messages"),
-            field("errors", ValueType.STR, "license error messages"),
-        ),
-        group="licensing",
+        ("warning", "error"),
+        (count("liveness_balance", "liveness estimations left before the license expires"),),
     ),
     series(
         "usages_statistic",

@@ -7,7 +7,7 @@ declarations of the other services (see :func:`luna_events.catalog.build.merge`)
 from __future__ import annotations
 
 from luna_events.catalog.build import count, field, seconds, series, tag
-from luna_events.catalog.common import errors_series, requests_series
+from luna_events.catalog.common import errors_series, licensing_series, requests_series
 from luna_events.catalog.model import SeriesSpec, ValueType
 
 API = "luna-api"
@@ -60,24 +60,10 @@ SERIES: tuple[SeriesSpec, ...] = (
         ),
         group="platform",
     ),
-    series(
-        "licensing",
-        "a license check: sent when the liveness balance runs out, or at start-up and daily",
+    licensing_series(
         (LICENSES,),
-        (
-            tag(
-                "license_status",
-                ValueType.STR,
-                "license status",
-                allowed=("ok", "warning", "error"),
-            ),
-        ),
-        (
-            count("license_period_rest", "days left in the license period"),
-            field("warnings", ValueType.STR, "license warning messages"),
-            field("errors", ValueType.STR, "license error messages"),
-        ),
-        group="licensing",
+        ("ok", "warning", "error"),
+        (count("license_period_rest", "days left in the license period"),),
     ),
     series(
         "ws_requests",
