@@ -10,9 +10,8 @@ from __future__ import annotations
 from luna_events import series
 from luna_events.catalog import CATALOG, Catalog, FieldSpec, SeriesSpec, TagSpec, Unit, ValueType
 from luna_events.errors import InvalidEvent, LunaEventsError, Problem
-from luna_events.event import Event, FieldValue, TagValue, now_ns, route, to_ns
+from luna_events.event import FORMAT_KEY, Event, FieldValue, TagValue, now_ns, route, to_ns
 from luna_events.jsonline import (
-    FORMAT_KEY,
     FORMAT_VERSION,
     LineKind,
     event_from_line,
@@ -20,6 +19,9 @@ from luna_events.jsonline import (
     to_json_line,
 )
 from luna_events.lineprotocol import encode_batch, encode_line
+from luna_events.logs.setup import LoggingSetup, configure_logging
+from luna_events.monitor import Monitor, emit, get_monitor
+from luna_events.timing import MonitoringData, monitor_time, request_data
 from luna_events.transform import Outcome, transform_line
 from luna_events.validation import Validator, validate
 
@@ -33,7 +35,10 @@ __all__ = [
     "FieldValue",
     "InvalidEvent",
     "LineKind",
+    "LoggingSetup",
     "LunaEventsError",
+    "Monitor",
+    "MonitoringData",
     "Outcome",
     "Problem",
     "SeriesSpec",
@@ -42,11 +47,16 @@ __all__ = [
     "Unit",
     "Validator",
     "ValueType",
+    "configure_logging",
+    "emit",
     "encode_batch",
     "encode_line",
     "event_from_line",
+    "get_monitor",
+    "monitor_time",
     "now_ns",
     "parse_line",
+    "request_data",
     "route",
     "series",
     "to_json_line",

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT_KEY = "luna_event"
+"""The top-level JSON key (and ``extra`` key) that marks a monitoring line."""
+
+CONTEXT_KEY = "luna_context"
+"""The ``extra`` key that carries context keys for a monitoring line."""
+
+LINE_KEYS = frozenset({"timestamp", "level", "logger", "message", FORMAT_KEY})
+"""Keys every log line has; context keys may not reuse them."""
 
 TagValue = str | int | float | bool
 """What a tag may be given as; it is written to InfluxDB as a string."""
@@ -25,6 +35,21 @@ class Event:
     time_ns: int
     tags: dict[str, TagValue] = field(default_factory=dict)
     fields: dict[str, FieldValue] = field(default_factory=dict)
+
+    def extra(self, **context: Any) -> dict[str, Any]:
+        """The ``extra=`` that makes a stdlib log record a monitoring line::
+
+            logger.info("request", extra=event.extra())
+
+        ``context`` keys are written on the line beside the event; they travel
+        nested, so they cannot clash with ``LogRecord`` attributes.
+        """
+        if not context:
+            return {FORMAT_KEY: self}
+        clashes = sorted(LINE_KEYS.intersection(context))
+        if clashes:
+            raise ValueError(f"context keys {clashes} would replace the line's own keys")
+        return {FORMAT_KEY: self, CONTEXT_KEY: context}
 
 
 def now_ns() -> int:

@@ -22,10 +22,7 @@ import orjson
 
 from luna_events import limits
 from luna_events.errors import InvalidEvent, Problem
-from luna_events.event import Event
-
-FORMAT_KEY = "luna_event"
-"""The top-level key that marks a monitoring line."""
+from luna_events.event import FORMAT_KEY, Event
 
 FORMAT_VERSION = 1
 """The version written in ``luna_event.v``; readers reject versions they do not know."""

@@ -8,8 +8,8 @@ from hypothesis import given
 
 from luna_events import series
 from luna_events.errors import InvalidEvent
-from luna_events.event import Event
-from luna_events.jsonline import FORMAT_KEY, LineKind, event_from_line, parse_line, to_json_line
+from luna_events.event import FORMAT_KEY, Event
+from luna_events.jsonline import LineKind, event_from_line, parse_line, to_json_line
 from luna_events.transform import transform_line
 
 from .strategies import request_events
@@ -45,7 +45,7 @@ def test_parsing_a_line_back_gives_the_same_event(event: Event):
 
 def test_keys_that_logging_libraries_add_are_ignored():
     document = {
-        "timestamp": "2026-11-22T06:47:27.123Z",
+        "timestamp": 1763794047.123,
         "level": "info",
         "logger": "luna.monitoring",
         "message": "request",

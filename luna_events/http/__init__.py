@@ -1,0 +1,1 @@
+"""HTTP request monitoring: ASGI (Starlette, FastAPI), aiohttp and WSGI (Flask) middleware."""

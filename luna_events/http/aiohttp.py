@@ -1,0 +1,65 @@
+"""aiohttp middleware.
+
+::
+
+    app = web.Application(middlewares=[monitoring_middleware()])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from luna_events.http.core import (
+    UNKNOWN_ERROR,
+    RequestRecord,
+    error_code_from_body,
+    request_id_from,
+    resolve,
+)
+from luna_events.monitor import Monitor
+from luna_events.timing import collecting
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def monitoring_middleware(
+    *, monitor: Monitor | None = None, service: str | None = None
+) -> Middleware:
+    """A middleware emitting ``requests`` (and ``errors``) events with the route's
+    canonical template (``/tasks/{task_id}``). Responses and exceptions pass through."""
+    chosen, name = resolve(monitor, service)
+
+    @web.middleware
+    async def monitoring(request: web.Request, handler: Handler) -> web.StreamResponse:
+        record = RequestRecord(chosen, name, request.method, request_id_from(request.headers.get))
+        with collecting(record.data):
+            try:
+                response = await handler(request)
+            except web.HTTPException as failure:
+                code = error_code_from_body(
+                    failure.text.encode() if failure.text else b"", failure.content_type
+                )
+                record.finish(_resource(request), failure.status, code)
+                raise
+            except BaseException:
+                record.finish(_resource(request), 500, UNKNOWN_ERROR)
+                raise
+        code = None
+        if (
+            response.status >= 400
+            and isinstance(response, web.Response)
+            and isinstance(response.body, bytes)
+        ):
+            code = error_code_from_body(response.body, response.content_type)
+        record.finish(_resource(request), response.status, code)
+        return response
+
+    return monitoring
+
+
+def _resource(request: web.Request) -> str | None:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else None

@@ -1,0 +1,1 @@
+"""Writing monitoring events as JSON log lines: stdlib logging and structlog."""

@@ -1,0 +1,93 @@
+"""``configure_logging``: the whole set-up of a service's monitoring in one call."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import logging.handlers
+import queue
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from luna_events.logs.stdlib import JsonLineFormatter
+from luna_events.monitor import DEFAULT_LOGGER, Monitor, set_monitor
+from luna_events.plugins import PluginRunner, load_plugins
+
+
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """A QueueHandler that leaves formatting to the listener thread.
+
+    The stock ``prepare`` formats the record on the caller's thread; here the
+    caller only enqueues, so the request path pays for no JSON at all.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+@dataclass
+class LoggingSetup:
+    """What :func:`configure_logging` set up; :meth:`close` flushes and detaches it."""
+
+    logger: logging.Logger
+    handler: logging.Handler
+    monitor: Monitor
+    listener: logging.handlers.QueueListener | None = None
+    plugins: PluginRunner | None = None
+
+    def close(self) -> None:
+        """Write out everything queued, stop the threads, close the file."""
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+        if self.plugins is not None:
+            self.plugins.close()
+        self.handler.close()
+        for handler in list(self.logger.handlers):
+            self.logger.removeHandler(handler)
+
+
+def configure_logging(
+    *,
+    service: str,
+    path: str | Path | None = None,
+    stream: IO[str] | None = None,
+    logger: str | logging.Logger = DEFAULT_LOGGER,
+    level: int = logging.INFO,
+    use_queue: bool = True,
+    plugins: list[str] | None = None,
+    **formatter_options: Any,
+) -> LoggingSetup:
+    """Send ``logger`` (default ``luna.monitoring``) to JSON lines and make it the monitor.
+
+    Give ``path`` (a file, reopened when logrotate moves it) or ``stream``. With
+    ``use_queue`` the request path only enqueues records; a listener thread formats
+    and writes them. ``plugins`` are loaded by name (see :mod:`luna_events.plugins`).
+    Ordinary records sent to the same logger become ordinary JSON lines.
+    """
+    if (path is None) == (stream is None):
+        raise ValueError("give exactly one of path= or stream=")
+    target: logging.Handler
+    if path is not None:
+        target = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    else:
+        target = logging.StreamHandler(stream)
+    target.setFormatter(JsonLineFormatter(service=service, **formatter_options))
+    chosen = logging.getLogger(logger) if isinstance(logger, str) else logger
+    chosen.setLevel(level)
+    chosen.propagate = False
+    listener = None
+    if use_queue:
+        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        chosen.addHandler(_DeferredQueueHandler(records))
+        listener = logging.handlers.QueueListener(records, target, respect_handler_level=True)
+        listener.start()
+    else:
+        chosen.addHandler(target)
+    runner = PluginRunner(load_plugins(plugins)) if plugins else None
+    monitor = Monitor(chosen, service=service, plugins=runner)
+    set_monitor(monitor)
+    setup = LoggingSetup(chosen, target, monitor, listener, runner)
+    atexit.register(setup.close)
+    return setup

@@ -1,0 +1,107 @@
+"""Timing blocks into fields, and the per-request container of additional data.
+
+The seed's ``monitorTime(monitoringData, fieldName)`` and ``DataForMonitoring``::
+
+    with monitor_time("load_images_for_processing_time"):
+        images = load(request)
+
+    @monitor_time("match_time")
+    async def match(...): ...
+
+Inside a request monitored by the HTTP middleware, :func:`request_data` is that
+request's container, and the ``requests`` event picks up its tags and fields.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, TypeVar
+
+from luna_events.event import FieldValue, TagValue
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class MonitoringData:
+    """Additional tags and fields gathered while handling one request or task.
+
+    ``error_code`` is the LUNA error code of a failed request, when the application
+    knows it better than the response body says.
+    """
+
+    tags: dict[str, TagValue] = field(default_factory=dict)
+    fields: dict[str, FieldValue] = field(default_factory=dict)
+    error_code: int | None = None
+
+
+_current: ContextVar[MonitoringData | None] = ContextVar("luna_monitoring_data", default=None)
+
+
+def request_data() -> MonitoringData | None:
+    """The container of the request or task being handled, if any."""
+    return _current.get()
+
+
+@contextmanager
+def collecting(data: MonitoringData | None = None) -> Iterator[MonitoringData]:
+    """Make ``data`` (or a fresh container) current for the block."""
+    data = data if data is not None else MonitoringData()
+    token = _current.set(data)
+    try:
+        yield data
+    finally:
+        _current.reset(token)
+
+
+class monitor_time:  # used like a function: as a context manager and as a decorator
+    """Add the seconds a block (or each call) takes to a field of a container.
+
+    The container is ``data``, or else the current request's; with neither, the
+    timing is dropped. Repeated timings of one field add up.
+    """
+
+    def __init__(self, field_name: str, data: MonitoringData | None = None) -> None:
+        self.field_name = field_name
+        self.data = data
+        self._started: list[float] = []
+
+    def __enter__(self) -> monitor_time:
+        self._started.append(time.perf_counter())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        elapsed = time.perf_counter() - self._started.pop()
+        data = self.data if self.data is not None else _current.get()
+        if data is not None:
+            previous = data.fields.get(self.field_name, 0.0)
+            data.fields[self.field_name] = float(previous) + elapsed
+
+    def __call__(self, func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                with monitor_time(self.field_name, self.data):
+                    return await func(*args, **kwargs)
+
+            return timed_async  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            with monitor_time(self.field_name, self.data):
+                return func(*args, **kwargs)
+
+        return timed  # type: ignore[return-value]

@@ -1,0 +1,322 @@
+"""HTTP monitoring against real servers on 127.0.0.1 with real clients.
+
+Starlette under uvicorn, FastAPI under uvicorn, aiohttp's TestServer, and Flask under
+wsgiref. Each is hit with the same requests; the log file must then hold exactly
+the expected ``requests`` and ``errors`` lines, and ``luna-events lint`` must pass it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import httpx
+import pytest
+import uvicorn
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from luna_events.event import Event
+from luna_events.jsonline import LineKind, parse_line
+from luna_events.localservers import free_port
+from luna_events.logs.setup import LoggingSetup, configure_logging
+from luna_events.timing import monitor_time, request_data
+
+SERVICE = "luna-tasks"
+ERROR_BODY = {"error_code": 12002, "desc": "Bad/incomplete input data", "detail": "bad"}
+
+# (method, path, headers) -> expected (route, status, error code or None)
+REQUESTS: list[tuple[str, str, dict[str, str], tuple[str, int, int | None]]] = [
+    ("GET", "/version", {}, ("GET:/version", 200, None)),
+    (
+        "GET",
+        "/tasks/123",
+        {"LUNA-Request-Id": "1700000000,given-id"},
+        ("GET:/tasks/{task_id}", 200, None),
+    ),
+    ("GET", "/tasks/456", {"X-Request-Id": "x-request-id"}, ("GET:/tasks/{task_id}", 200, None)),
+    ("POST", "/tasks/linker", {}, ("POST:/tasks/linker", 201, None)),
+    ("GET", "/tasks/789/fail", {}, ("GET:/tasks/{task_id}/fail", 400, 12002)),
+    ("GET", "/boom", {}, ("GET:/boom", 500, 1)),
+    ("GET", "/no/such/path/1", {}, ("GET:/{unmatched}", 404, 1)),
+    ("POST", "/sdk", {}, ("POST:/sdk", 200, None)),
+]
+
+
+def load(images: int) -> None:
+    with monitor_time("load_images_for_processing_time"):
+        time.sleep(0.001 * images)
+
+
+@contextmanager
+def monitoring(tmp_path: Path) -> Iterator[tuple[LoggingSetup, Path]]:
+    log = tmp_path / "service.log"
+    setup = configure_logging(service=SERVICE, path=log)
+    try:
+        yield setup, log
+    finally:
+        setup.close()
+
+
+def hit(base_url: str) -> list[httpx.Response]:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        return [
+            client.request(method, path, headers=headers) for method, path, headers, _ in REQUESTS
+        ]
+
+
+def check_log(log: Path, responses: list[httpx.Response]) -> None:
+    expected_statuses = [expected[1] for *_, expected in REQUESTS]
+    assert [r.status_code for r in responses] == expected_statuses
+    events: list[Event] = []
+    for line in log.read_text().splitlines():
+        parsed = parse_line(line)
+        assert parsed.kind is LineKind.EVENT, line
+        assert parsed.event is not None
+        events.append(parsed.event)
+    requests = [e for e in events if e.series == "requests"]
+    errors = [e for e in events if e.series == "errors"]
+    assert len(events) == len(requests) + len(errors)
+    assert [(e.tags["route"], e.tags["status_code"]) for e in requests] == [
+        (route, status) for *_, (route, status, _) in REQUESTS
+    ]
+    assert [(e.tags["route"], e.tags["status_code"], e.tags["error_code"]) for e in errors] == [
+        expected for *_, expected in REQUESTS if expected[2] is not None
+    ]
+    assert all(e.tags["service"] == SERVICE for e in events)
+    assert requests[1].fields["request_id"] == "1700000000,given-id"
+    assert requests[2].fields["request_id"] == "x-request-id"
+    assert requests[0].fields["request_id"] != requests[3].fields["request_id"]
+    by_id = {e.fields["request_id"]: e for e in requests}
+    assert all(by_id[e.fields["request_id"]].tags["route"] == e.tags["route"] for e in errors)
+    assert float(requests[-1].fields["load_images_for_processing_time"]) >= 0.002
+    assert all(isinstance(e.fields["execution_time"], float) for e in requests)
+    lint = subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "lint", "--strict", str(log)], capture_output=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@contextmanager
+def uvicorn_server(app: Any) -> Iterator[str]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def starlette_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from luna_events.http.asgi import MonitoringMiddleware
+
+    async def version(request: Request) -> Response:
+        return JSONResponse({"version": "5.0"})
+
+    async def task(request: Request) -> Response:
+        return JSONResponse({"task_id": request.path_params["task_id"]})
+
+    async def linker(request: Request) -> Response:
+        return JSONResponse({"task_id": 1}, status_code=201)
+
+    async def fail(request: Request) -> Response:
+        return JSONResponse(ERROR_BODY, status_code=400)
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("unhandled")
+
+    async def sdk(request: Request) -> Response:
+        load(3)
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/version", version),
+            Route("/tasks/{task_id:int}", task),
+            Route("/tasks/linker", linker, methods=["POST"]),
+            Route("/tasks/{task_id:int}/fail", fail),
+            Route("/boom", boom),
+            Route("/sdk", sdk, methods=["POST"]),
+        ]
+    )
+    app.add_middleware(MonitoringMiddleware)
+    return app
+
+
+def fastapi_app() -> Any:
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from luna_events.http.asgi import MonitoringMiddleware
+
+    app = FastAPI()
+    app.add_middleware(MonitoringMiddleware)
+
+    @app.get("/version")
+    async def version() -> dict[str, str]:
+        return {"version": "5.0"}
+
+    @app.get("/tasks/{task_id}")
+    async def task(task_id: int) -> dict[str, int]:
+        return {"task_id": task_id}
+
+    @app.post("/tasks/linker", status_code=201)
+    async def linker() -> dict[str, int]:
+        return {"task_id": 1}
+
+    @app.get("/tasks/{task_id}/fail")
+    async def fail(task_id: int) -> JSONResponse:
+        return JSONResponse(ERROR_BODY, status_code=400)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("unhandled")
+
+    @app.post("/sdk")
+    async def sdk() -> dict[str, bool]:
+        load(3)
+        return {"ok": True}
+
+    return app
+
+
+@pytest.mark.parametrize("make_app", [starlette_app, fastapi_app], ids=["starlette", "fastapi"])
+def test_asgi_middleware_under_uvicorn(tmp_path: Path, make_app: Callable[[], Any]):
+    with monitoring(tmp_path) as (_, log), uvicorn_server(make_app()) as url:
+        responses = hit(url)
+    check_log(log, responses)
+    assert responses[0].json() == {"version": "5.0"}, "the response is untouched"
+
+
+def test_aiohttp_middleware_under_aiohttp_test_server(tmp_path: Path):
+    from luna_events.http.aiohttp import monitoring_middleware
+
+    async def version(request: web.Request) -> web.Response:
+        return web.json_response({"version": "5.0"})
+
+    async def task(request: web.Request) -> web.Response:
+        return web.json_response({"task_id": int(request.match_info["task_id"])})
+
+    async def linker(request: web.Request) -> web.Response:
+        return web.json_response({"task_id": 1}, status=201)
+
+    async def fail(request: web.Request) -> web.Response:
+        return web.json_response(ERROR_BODY, status=400)
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("unhandled")
+
+    async def sdk(request: web.Request) -> web.Response:
+        load(3)
+        return web.json_response({"ok": True})
+
+    async def serve() -> list[httpx.Response]:
+        app = web.Application(middlewares=[monitoring_middleware()])
+        app.router.add_get("/version", version)
+        app.router.add_get(r"/tasks/{task_id:\d+}", task)
+        app.router.add_post("/tasks/linker", linker)
+        app.router.add_get(r"/tasks/{task_id:\d+}/fail", fail)
+        app.router.add_get("/boom", boom)
+        app.router.add_post("/sdk", sdk)
+        server = TestServer(app, host="127.0.0.1", port=free_port())
+        await server.start_server()
+        try:
+            return await asyncio.to_thread(hit, str(server.make_url("")).rstrip("/"))
+        finally:
+            await server.close()
+
+    with monitoring(tmp_path) as (_, log):
+        responses = asyncio.run(serve())
+    check_log(log, responses)
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_wsgi_middleware_with_flask_under_wsgiref(tmp_path: Path):
+    from flask import Flask, jsonify
+
+    from luna_events.http.wsgi import monitor_flask
+
+    app = Flask("luna-tasks-test")
+
+    @app.get("/version")
+    def version() -> Any:
+        return jsonify(version="5.0")
+
+    @app.get("/tasks/<int:task_id>")
+    def task(task_id: int) -> Any:
+        return jsonify(task_id=task_id)
+
+    @app.post("/tasks/linker")
+    def linker() -> Any:
+        return jsonify(task_id=1), 201
+
+    @app.get("/tasks/<int:task_id>/fail")
+    def fail(task_id: int) -> Any:
+        return jsonify(ERROR_BODY), 400
+
+    @app.get("/boom")
+    def boom() -> Any:
+        raise RuntimeError("unhandled")
+
+    @app.post("/sdk")
+    def sdk() -> Any:
+        load(3)
+        assert request_data() is not None
+        return jsonify(ok=True)
+
+    with monitoring(tmp_path) as (_, log):
+        monitor_flask(app)
+        server = make_server("127.0.0.1", free_port(), app, handler_class=QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            responses = hit(f"http://127.0.0.1:{server.server_port}")
+        finally:
+            server.shutdown()
+            server.server_close()
+    check_log(log, responses)
+
+
+def test_middleware_re_raises_the_apps_own_exception():
+    from luna_events.http.asgi import MonitoringMiddleware
+    from luna_events.logs.setup import configure_logging
+
+    class AppBug(Exception):
+        pass
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AppBug
+
+    setup = configure_logging(service=SERVICE, stream=__import__("io").StringIO(), use_queue=False)
+    try:
+        middleware = MonitoringMiddleware(app)
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+        with pytest.raises(AppBug):
+            asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    finally:
+        setup.close()
