@@ -301,3 +301,16 @@ def test_plugins_load_by_name_and_monitor_hands_them_every_event():
     assert SEEN == [EVENT] and captured.events == [EVENT]
     with pytest.raises(LookupError, match="no monitoring plugin"):
         load_plugins(["not-registered"])
+
+
+def test_plugins_load_from_entry_points(monkeypatch: pytest.MonkeyPatch):
+    from importlib.metadata import EntryPoint
+
+    import luna_events.plugins as plugins_module
+
+    registered = [
+        EntryPoint("recorder", "tests.test_emit:recording_plugin", plugins_module.ENTRY_POINT_GROUP)
+    ]
+    monkeypatch.setattr(plugins_module, "entry_points", lambda group: registered)
+    loaded = load_plugins(["recorder"])
+    assert loaded == {"recorder": recording_plugin}

@@ -67,7 +67,10 @@ def monitoring(tmp_path: Path) -> Iterator[tuple[LoggingSetup, Path]]:
 
 
 def hit(base_url: str) -> list[httpx.Response]:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+    # a connection per request: after an unhandled exception uvicorn closes the
+    # connection, and a kept-alive client could race that close
+    no_keepalive = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base_url, timeout=10, limits=no_keepalive) as client:
         return [
             client.request(method, path, headers=headers) for method, path, headers, _ in REQUESTS
         ]

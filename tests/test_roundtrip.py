@@ -161,7 +161,7 @@ def test_numeric_events_round_trip_through_victoriametrics_v2_write(
     import urllib.request
 
     run = f"r{next(_vm_runs)}"
-    valid = []
+    valid: list[Event] = []
     for raw in events:
         raw.tags["run"] = run
         # one series per event: VictoriaMetrics compresses the values of a series
