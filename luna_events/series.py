@@ -1517,6 +1517,49 @@ def ws_requests(
     )
 
 
+def shipper(
+    *,
+    service: str = "luna-events-ship",
+    host: str,
+    sink: str,
+    lines_read: int,
+    events_read: int,
+    events_shipped: int,
+    lines_skipped: int,
+    events_dead_lettered: int,
+    retries: int,
+    spool_bytes: int,
+    spool_batches: int,
+    lag_seconds: float,
+    time_ns: int | None = None,
+    extra_tags: Mapping[str, TagValue] | None = None,
+    extra_fields: Mapping[str, FieldValue] | None = None,
+) -> Event:
+    """``shipper``: the fallback shipper's counters since it started."""
+    return _point(
+        "shipper",
+        time_ns,
+        {
+            "service": service,
+            "host": host,
+            "sink": sink,
+        },
+        {
+            "lines_read": lines_read,
+            "events_read": events_read,
+            "events_shipped": events_shipped,
+            "lines_skipped": lines_skipped,
+            "events_dead_lettered": events_dead_lettered,
+            "retries": retries,
+            "spool_bytes": spool_bytes,
+            "spool_batches": spool_batches,
+            "lag_seconds": lag_seconds,
+        },
+        extra_tags,
+        extra_fields,
+    )
+
+
 __all__ = [
     "aggregated_basic_attributes",
     "aggregated_body_descriptor",
@@ -1562,6 +1605,7 @@ __all__ = [
     "red_eyes",
     "requests",
     "sdkloop_task",
+    "shipper",
     "subtask_errors",
     "subtask_execution",
     "subtask_final",

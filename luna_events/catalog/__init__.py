@@ -8,11 +8,11 @@ To add a service, declare its series in a module here and list it in
 
 from __future__ import annotations
 
-from luna_events.catalog import luna_remote_sdk, luna_tasks, platform
+from luna_events.catalog import luna_remote_sdk, luna_tasks, platform, shipper
 from luna_events.catalog.build import merge
 from luna_events.catalog.model import Catalog, FieldSpec, SeriesSpec, TagSpec, Unit, ValueType
 
-_SERVICE_MODULES = (luna_tasks, luna_remote_sdk, platform)
+_SERVICE_MODULES = (luna_tasks, luna_remote_sdk, platform, shipper)
 
 CATALOG = Catalog(merge(spec for module in _SERVICE_MODULES for spec in module.SERIES))
 """Every known series, merged across services."""

@@ -10,6 +10,7 @@ from luna_events.cli.catalog import catalog
 from luna_events.cli.demo import demo
 from luna_events.cli.generate import generate
 from luna_events.cli.lines import encode, lint
+from luna_events.cli.ship import ship_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,7 @@ cli.add_command(encode)
 cli.add_command(lint)
 cli.add_command(generate)
 cli.add_command(demo)
+cli.add_command(ship_command)
 
 
 def main() -> None:

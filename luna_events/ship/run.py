@@ -1,0 +1,109 @@
+"""Starting the shipper: config to topology, signals, the status line, the summary."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from luna_events.ship.checkpoints import Checkpoints
+from luna_events.ship.config import ShipConfig
+from luna_events.ship.sinks.registry import build_sink
+from luna_events.ship.sources import Source
+from luna_events.ship.sources.file import FileSource, make_data_dir
+from luna_events.ship.sources.stdin import StdinSource
+from luna_events.ship.stats import ShipperStats
+from luna_events.ship.topology import Topology
+
+log = logging.getLogger("luna_events.ship")
+
+
+def build_topology(config: ShipConfig, *, once: bool = False) -> Topology:
+    """The source, sink and topology ``config`` describes."""
+    make_data_dir(config.data_dir)
+    source: Source
+    if config.source.type == "stdin":
+        source = StdinSource(max_line_bytes=config.source.max_line_bytes)
+    else:
+        source = FileSource(config.source, Checkpoints(config.data_dir), once=once)
+    return Topology(config, source, build_sink(config.sink), once=once)
+
+
+def _install_signals(topology: Topology) -> None:
+    def on_signal(number: int, frame: FrameType | None) -> None:
+        if topology.stop.is_set():
+            topology.hurry()
+        else:
+            log.info("signal %d: flushing and stopping (send it again to stop at once)", number)
+            topology.stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def summary_table(stats: ShipperStats) -> Table:
+    """The end-of-run summary."""
+    table = Table(title="luna-events ship", show_header=False)
+    for label, value in (
+        ("lines read", f"{stats.lines_read:,}"),
+        ("monitoring events read", f"{stats.events_read:,}"),
+        ("events shipped", f"{stats.events_shipped:,}"),
+        ("ordinary lines skipped", f"{stats.lines_skipped:,}"),
+        ("dead-lettered", f"{stats.events_dead_lettered:,}"),
+        ("retries", f"{stats.retries:,}"),
+        ("left in the spool", f"{stats.spool_batches} batches, {stats.spool_bytes:,} bytes"),
+    ):
+        table.add_row(label, value)
+    return table
+
+
+def ship(
+    config: ShipConfig,
+    *,
+    once: bool = False,
+    drain_timeout: float | None = None,
+    status: bool | None = None,
+    console: Console | None = None,
+) -> ShipperStats:
+    """Run the shipper in this thread until stopped (or drained, with ``once``)."""
+    console = console or Console(stderr=True)
+    topology = build_topology(config, once=once)
+    if threading.current_thread() is threading.main_thread():
+        _install_signals(topology)
+    show_status = console.is_terminal if status is None else status
+    done = threading.Event()
+
+    def refresh_status(live: Live) -> None:
+        while not done.wait(0.5):
+            topology.refresh()
+            live.update(topology.stats.line())
+
+    if show_status:
+        with Live(topology.stats.line(), console=console, transient=True) as live:
+            updater = threading.Thread(target=refresh_status, args=(live,), daemon=True)
+            updater.start()
+            stats = topology.run(drain_timeout=drain_timeout)
+            done.set()
+            updater.join()
+    else:
+        stats = topology.run(drain_timeout=drain_timeout)
+    return stats
+
+
+def default_config_path() -> Path | None:
+    """``/etc/luna-events/ship.toml`` when it exists."""
+    path = Path("/etc/luna-events/ship.toml")
+    return path if path.exists() else None
+
+
+def fail(message: str) -> None:
+    """Print a configuration error and exit 2."""
+    print(f"luna-events ship: {message}", file=sys.stderr)
+    raise SystemExit(2)

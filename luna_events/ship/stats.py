@@ -1,0 +1,43 @@
+"""The shipper's counters, shown on its status line and written as its own series."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import asdict, dataclass
+
+from luna_events.catalog.shipper import SHIPPER
+from luna_events.event import Event, now_ns
+
+
+@dataclass
+class ShipperStats:
+    """Counters since start; ``spool_*`` and ``lag_seconds`` are current values."""
+
+    lines_read: int = 0
+    events_read: int = 0
+    events_shipped: int = 0
+    lines_skipped: int = 0
+    events_dead_lettered: int = 0
+    retries: int = 0
+    spool_bytes: int = 0
+    spool_batches: int = 0
+    lag_seconds: float = 0.0
+
+    def as_event(self, sink: str) -> Event:
+        """The counters as a point of the ``shipper`` series."""
+        fields = asdict(self)
+        return Event(
+            "shipper",
+            now_ns(),
+            {"service": SHIPPER, "host": socket.gethostname(), "sink": sink},
+            fields,
+        )
+
+    def line(self) -> str:
+        """One status line for a terminal."""
+        return (
+            f"read {self.events_read:,} events ({self.lines_skipped:,} other lines) · "
+            f"shipped {self.events_shipped:,} · dead-lettered {self.events_dead_lettered:,} · "
+            f"retries {self.retries:,} · spool {self.spool_bytes / 1e6:.1f} MB "
+            f"in {self.spool_batches} batches · lag {self.lag_seconds:.1f} s"
+        )
