@@ -203,15 +203,19 @@ bind-address = "127.0.0.1:{rpc_port}"
 
     def points(self, database: str, measurement: str | None = None) -> list[dict[str, Any]]:
         """Every point (of ``measurement``, or of all measurements) as dicts with
-        ``measurement``, ``time`` (ns), ``tags`` and ``fields`` (nulls dropped)."""
+        ``measurement``, ``time`` (ns), ``tags`` and ``fields`` (nulls dropped).
+
+        A name that is both a tag and a field comes back from ``SELECT *`` as the
+        field ``name`` and the tag ``name_1``; it is given back as ``name`` in both."""
         tag_keys: dict[str, set[str]] = {}
         for row in self._rows(self.query("SHOW TAG KEYS", database)):
             tag_keys.setdefault(row["name"], set()).update(v[0] for v in row["values"])
+        field_keys = {name: set(kinds) for name, kinds in self.field_types(database).items()}
         source = f'"{_quote_identifier(measurement)}"' if measurement else "/.*/"
         result = []
         for row in self._rows(self.query(f"SELECT * FROM {source}", database)):
-            keys = tag_keys.get(row["name"], set())
-            columns = row["columns"]
+            tags, fields = tag_keys.get(row["name"], set()), field_keys.get(row["name"], set())
+            columns = row["columns"][1:]
             for values in row["values"]:
                 point: dict[str, Any] = {
                     "measurement": row["name"],
@@ -219,10 +223,15 @@ bind-address = "127.0.0.1:{rpc_port}"
                     "tags": {},
                     "fields": {},
                 }
-                for column, value in zip(columns[1:], values[1:], strict=True):
+                for column, value in zip(columns, values[1:], strict=True):
                     if value is None:
                         continue
-                    point["tags" if column in keys else "fields"][column] = value
+                    if column in fields:
+                        point["fields"][column] = value
+                    elif column in tags:
+                        point["tags"][column] = value
+                    elif column.endswith("_1") and column[:-2] in tags and column[:-2] in fields:
+                        point["tags"][column[:-2]] = value
                 result.append(point)
         return result
 

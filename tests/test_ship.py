@@ -145,7 +145,7 @@ def test_shipper_killed_twice_with_sigkill_loses_nothing(tmp_path: Path, influxd
                 if index % 500 == 0:
                     first.flush()
                     second.flush()
-                    time.sleep(0.01)
+                    time.sleep(0.06)
         writer_done.set()
 
     writer = threading.Thread(target=write)
