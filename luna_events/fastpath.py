@@ -55,14 +55,9 @@ class _TagRule:
         return self.type in (None, _INT, _FLOAT) and not self.allowed and self.pattern is None
 
 
-@dataclass(slots=True)
-class _FieldRule:
-    """How to write one field key; ``type`` is ``None`` for an additional field."""
-
-    key: str
-    type: ValueType | None
-    prefix: str
-    """``" key="`` for the first field, ``",key="`` for the others."""
+_FieldPlan = tuple[str, ValueType | None, str]
+"""``(key, catalog type or None for an additional field, prefix)``; the prefix is
+``" key="`` for the first field and ``",key="`` for the others, the key escaped."""
 
 
 @dataclass(slots=True)
@@ -72,7 +67,7 @@ class _Shape:
     measurement: str
     tags: tuple[tuple[_TagRule, bool], ...]
     """Sorted by key, each with whether it allows any int as plain digits."""
-    fields: tuple[_FieldRule, ...]
+    fields: tuple[_FieldPlan, ...]
 
 
 class _SeriesRules:
@@ -88,6 +83,9 @@ class _SeriesRules:
                 re.compile(t.pattern) if t.pattern else None,
             )
             for t in spec.tags
+        }
+        self.fields: dict[str, tuple[ValueType, str]] = {
+            f.name: (f.type, escape_key(f.name)) for f in spec.fields
         }
         self.required_tags = frozenset(t.name for t in spec.required_tags)
         self.required_fields = frozenset(f.name for f in spec.required_fields)
@@ -194,10 +192,9 @@ class FastEncoder:
             if segment is None:
                 return None
             append(segment)
-        for field_rule in shape.fields:
-            value = fields[field_rule.key]
+        for key, expected, prefix in shape.fields:
+            value = fields[key]
             kind = type(value)
-            expected = field_rule.type
             text: str | None
             if expected is _FLOAT:
                 if kind is float and value - value == 0.0:  # finite: format_float, inlined
@@ -222,7 +219,7 @@ class FastEncoder:
                 text = _float_text(value)
             if text is None:
                 return None
-            append(field_rule.prefix)
+            append(prefix)
             append(text)
         append(" ")
         append(str(time_ns))
@@ -236,35 +233,33 @@ class FastEncoder:
             or not (fields.keys() >= rules.required_fields)
         ):
             return None
-        spec = rules.spec
-        tag_rules = []
-        for key in tags:
+        try:
+            tag_keys = sorted(tags)
+            field_keys = sorted(fields)
+        except TypeError:  # keys of several types: not valid
+            return None
+        tag_plan = []
+        for key in tag_keys:
             rule = rules.tags.get(key) or self._extra_tag_rule(key)
             if rule is None:
                 return None
-            tag_rules.append(rule)
-        field_rules = []
-        for key in fields:
-            field_spec = spec.field(key)
-            if key in tags and not (field_spec and spec.tag(key)):
+            tag_plan.append((rule, rule.plain_ints))
+        field_plan: list[_FieldPlan] = []
+        separator = " "
+        for key in field_keys:
+            known = rules.fields.get(key)
+            if key in tags and not (known and key in rules.tags):
                 return None
-            escaped = escape_key(key) if field_spec else _extra_key(key)
-            if escaped is None:
-                return None
-            field_rules.append((key, field_spec.type if field_spec else None, escaped))
-        try:
-            tag_rules.sort(key=lambda rule: rule.key)
-            field_rules.sort(key=lambda item: item[0])
-        except TypeError:  # keys of several types: not valid
-            return None
-        return _Shape(
-            rules.measurement,
-            tuple((rule, rule.plain_ints) for rule in tag_rules),
-            tuple(
-                _FieldRule(key, type_, (" " if index == 0 else ",") + escaped + "=")
-                for index, (key, type_, escaped) in enumerate(field_rules)
-            ),
-        )
+            if known is None:
+                escaped = _extra_key(key)
+                if escaped is None:
+                    return None
+                known_type: ValueType | None = None
+            else:
+                known_type, escaped = known
+            field_plan.append((key, known_type, separator + escaped + "="))
+            separator = ","
+        return _Shape(rules.measurement, tuple(tag_plan), tuple(field_plan))
 
     def _extra_tag_rule(self, key: Any) -> _TagRule | None:
         rule = self._extra_tags.get(key) if type(key) is str else None

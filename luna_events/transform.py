@@ -92,6 +92,20 @@ class Transform:
                     return Outcome(LineKind.EVENT, encoded, series=series)
         return self._slow(raw)
 
+    def encode(self, line: bytes) -> str | None:
+        """The line protocol of a valid monitoring line, else ``None`` (then call the
+        transform itself to learn what the line is). The shipper's hot path."""
+        if len(line) <= self.max_bytes and line[:1] == b"{":
+            try:
+                payload = _decode_envelope(line).luna_event
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                return None
+            if payload.v == FORMAT_VERSION:
+                return self._encoder.encode(
+                    payload.series, payload.time, payload.tags, payload.fields
+                )
+        return None
+
     def _slow(self, raw: bytes) -> Outcome:
         parsed = parse_line(raw, max_bytes=self.max_bytes)
         if parsed.event is None:

@@ -81,7 +81,10 @@ class SinkConfig:
     token: Secret | None = None
     verify_ssl: bool = True
     gzip: bool = True
+    """Compress request bodies (InfluxDB also ingests gzipped batches faster)."""
     timeout_secs: float = 30.0
+    concurrency: int = 2
+    """Batches in flight at once (Vector's ``request.concurrency``)."""
     path: str = "-"
     options: dict[str, Any] = field(default_factory=dict)
     """Everything else in the table, for plugin sinks."""

@@ -46,6 +46,7 @@ class Delivery:
         self.retry = retry
         self.stats = stats
         self.stop = stop
+        self._count = threading.Lock()  # several senders share the counters
 
     def deliver(self, segment: Segment) -> bool:
         """``True`` once every line is acknowledged or dead-lettered; ``False`` if
@@ -57,7 +58,8 @@ class Delivery:
         while True:
             result = self.sink.send(segment.line_range(first, last))
             if result.ok:
-                self.stats.events_shipped += last - first
+                with self._count:
+                    self.stats.events_shipped += last - first
                 return True
             if result.status in PARTIAL or result.status == TOO_LARGE:
                 if last - first == 1:
@@ -68,7 +70,8 @@ class Delivery:
                     segment, middle, last
                 )
             wait = self._wait(result, attempt)
-            self.stats.retries += 1
+            with self._count:
+                self.stats.retries += 1
             attempt += 1
             if self.stop.wait(wait):
                 return False
@@ -77,7 +80,8 @@ class Delivery:
         self.dead_letters.rejected(
             self.sink.name, result.status, result.message, segment.line_range(index, index + 1)
         )
-        self.stats.events_dead_lettered += 1
+        with self._count:
+            self.stats.events_dead_lettered += 1
 
     def _wait(self, result: SendResult, attempt: int) -> float:
         if result.status in NEEDS_OPERATOR:

@@ -4,7 +4,8 @@ Each batch is one segment file, written to a temporary name and renamed into
 place, so a segment is either whole or absent after a crash. A segment holds the
 batch's line protocol and the byte offset where each line ends (a string field
 may hold a newline, so lines cannot be found again by splitting on newlines).
-Segments are sent oldest first and deleted once the sink has acknowledged them.
+Segments are taken oldest first (by as many senders as the sink's ``concurrency``)
+and deleted once the sink has acknowledged them.
 The spool is bounded: :meth:`Spool.wait_for_room` blocks the reader while it is
 full, which is how backpressure reaches the sources; nothing is ever dropped.
 """
@@ -17,6 +18,7 @@ import threading
 import time
 from array import array
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 MAGIC = b"LUNASPOOL1\n"
@@ -44,14 +46,16 @@ class Segment:
         return self.body[begin : self.ends[last - 1]]
 
 
-def encode_segment(lines: list[bytes]) -> tuple[bytes, array[int]]:
-    """Join encoded lines into a body and the end offset of each."""
-    ends = array("I")
-    total = 0
-    for line in lines:
-        total += len(line) + 1
-        ends.append(total)
-    return b"\n".join(lines) + b"\n", ends
+def encode_segment(lines: list[str]) -> tuple[bytes, array[int]]:
+    """Join lines of line protocol into a UTF-8 body and the byte offset where each ends."""
+    body = ("\n".join(lines) + "\n").encode()
+    sizes = (
+        map(len, lines)
+        if len(body) == sum(map(len, lines)) + len(lines)
+        else (len(line.encode()) for line in lines)
+    )
+    ends = array("I", accumulate(size + 1 for size in sizes))
+    return body, ends
 
 
 class Spool:
@@ -64,6 +68,7 @@ class Spool:
         self.fsync = fsync
         self._condition = threading.Condition()
         self._sizes: dict[Path, int] = {}
+        self._in_flight: set[Path] = set()
         for leftover in self.directory.glob("*.tmp"):
             leftover.unlink()
         for existing in sorted(self.directory.glob("*.seg")):
@@ -100,7 +105,7 @@ class Spool:
                 self._condition.wait(poll)
         return True
 
-    def append(self, lines: list[bytes]) -> None:
+    def append(self, lines: list[str]) -> None:
         """Write a batch as a new segment (whole or not at all)."""
         body, ends = encode_segment(lines)
         with self._condition:
@@ -120,15 +125,26 @@ class Spool:
             self._sizes[path] = path.stat().st_size
             self._condition.notify_all()
 
-    def oldest(self, timeout: float) -> Segment | None:
-        """The oldest segment, waiting up to ``timeout`` seconds for one."""
+    def take(self, timeout: float) -> Segment | None:
+        """The oldest segment no other sender has, waiting up to ``timeout`` seconds.
+
+        The caller owns it until :meth:`ack` (delivered) or :meth:`release` (not)."""
         with self._condition:
-            if not self._sizes:
+            waiting = [p for p in self._sizes if p not in self._in_flight]
+            if not waiting:
                 self._condition.wait(timeout)
-            if not self._sizes:
+                waiting = [p for p in self._sizes if p not in self._in_flight]
+            if not waiting:
                 return None
-            path = min(self._sizes)
+            path = min(waiting)
+            self._in_flight.add(path)
         return self._load(path)
+
+    def release(self, segment: Segment) -> None:
+        """Give an undelivered segment back, to be taken again later."""
+        with self._condition:
+            self._in_flight.discard(segment.path)
+            self._condition.notify_all()
 
     @staticmethod
     def _load(path: Path) -> Segment:
@@ -147,4 +163,5 @@ class Spool:
         segment.path.unlink(missing_ok=True)
         with self._condition:
             self._sizes.pop(segment.path, None)
+            self._in_flight.discard(segment.path)
             self._condition.notify_all()

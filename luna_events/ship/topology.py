@@ -1,10 +1,10 @@
 """The topology: source -> remap -> spool -> sink, with acknowledgements.
 
-Two threads. The reader polls the source, runs each line through the remap
-transform, and closes a batch at ``max_events``/``max_bytes`` or after
-``timeout_secs``; a closed batch is written to the spool, and only then does the
-source's checkpoint move past its lines. The sender takes the oldest spooled
-batch, delivers it (see :mod:`~luna_events.ship.delivery`) and deletes it when
+A reader thread and ``concurrency`` sender threads. The reader polls the source,
+runs each line through the remap transform, and closes a batch at
+``max_events``/``max_bytes`` or after ``timeout_secs``; a closed batch is written to the spool, and only then does the
+source's checkpoint move past its lines. Each sender takes the oldest spooled
+batch nobody else holds, delivers it (see :mod:`~luna_events.ship.delivery`) and deletes it when
 acknowledged. A ``kill -9`` at any point loses nothing: lines not yet spooled are
 read again from the checkpoint, batches not yet acknowledged are sent again, and
 InfluxDB overwrites the duplicate points with themselves.
@@ -35,7 +35,7 @@ log = logging.getLogger("luna_events.ship")
 
 @dataclass
 class _Batch:
-    lines: list[bytes]
+    lines: list[str]
     size: int
     positions: dict[str, tuple[str, int]]
     opened: float
@@ -72,8 +72,12 @@ class Topology:
         """Ship until :attr:`stop` is set (or, with ``once``, until everything read is
         acknowledged or ``drain_timeout`` passes). On stop the open batch is spooled
         and the sender gets ``grace`` seconds to empty the spool."""
-        sender = threading.Thread(target=self._send_loop, name="luna-ship-sender", daemon=True)
-        sender.start()
+        senders = [
+            threading.Thread(target=self._send_loop, name=f"luna-ship-sender-{n}", daemon=True)
+            for n in range(max(1, self.config.sink.concurrency))
+        ]
+        for sender in senders:
+            sender.start()
         try:
             self._read_loop()
         finally:
@@ -84,7 +88,8 @@ class Topology:
             while self.spool.segments and time.monotonic() < deadline and not self._hurry:
                 time.sleep(0.05)
             self._sender_stop.set()
-            sender.join()
+            for sender in senders:
+                sender.join()
             self.refresh()
             self.source.close()
             self.sink.close()
@@ -133,33 +138,34 @@ class Topology:
 
     def _take(self, chunk: Chunk) -> None:
         batch = self._batch
-        transform = self.transform
-        stats = self.stats
-        lines = batch.lines
-        added = 0
+        encode = self.transform.encode
+        encoded: list[str] = []
+        append = encoded.append
+        oversized = chunk.oversized
         events = 0
         for index, line in enumerate(chunk.lines):
-            if chunk.oversized and index in chunk.oversized:
+            if oversized and index in oversized:
                 self._oversized(chunk, index)
                 continue
-            outcome = transform(line)
-            kind = outcome.kind
-            if kind is LineKind.EVENT:
-                encoded = outcome.line_protocol.encode()  # type: ignore[union-attr]
-                lines.append(encoded)
-                added += len(encoded) + 1
-                events += 1
-            elif kind is LineKind.INVALID:
+            protocol = encode(line)
+            if protocol is not None:
+                append(protocol)
+                continue
+            outcome = self.transform(line)
+            if outcome.kind is LineKind.INVALID:
                 self.dead_letters.invalid(
                     chunk.path, chunk.offset_of(index), line, outcome.problems
                 )
-                stats.events_dead_lettered += 1
+                self.stats.events_dead_lettered += 1
                 events += 1
+            elif outcome.kind is LineKind.EVENT:  # never: encode() takes every valid line
+                append(outcome.line_protocol or "")
             else:
-                stats.lines_skipped += 1
-        stats.lines_read += len(chunk.lines)
-        stats.events_read += events
-        batch.size += added
+                self.stats.lines_skipped += 1
+        self.stats.lines_read += len(chunk.lines)
+        self.stats.events_read += events + len(encoded)
+        batch.lines.extend(encoded)
+        batch.size += sum(map(len, encoded)) + len(encoded)
         batch.positions[chunk.source_id] = (chunk.path, chunk.end)
 
     def _oversized(self, chunk: Chunk, index: int) -> None:
@@ -182,9 +188,7 @@ class Topology:
 
     def _add_metrics(self) -> None:
         self.refresh()
-        self._batch.lines.append(
-            encode_line(validate(self.stats.as_event(self.sink.name))).encode()
-        )
+        self._batch.lines.append(encode_line(validate(self.stats.as_event(self.sink.name))))
 
     def _close_batch(self) -> None:
         batch = self._batch
@@ -202,8 +206,10 @@ class Topology:
 
     def _send_loop(self) -> None:
         while not self._sender_stop.is_set():
-            segment = self.spool.oldest(timeout=0.1)
+            segment = self.spool.take(timeout=0.1)
             if segment is None:
                 continue
             if self._delivery.deliver(segment):
                 self.spool.ack(segment)
+            else:
+                self.spool.release(segment)

@@ -163,8 +163,24 @@ class FileSource:
             return None
         if not data:
             return None
-        limit = self.config.max_line_bytes
         buffer = tracked.pending + data
+        if not tracked.discarding:
+            complete, newline, rest = buffer.rpartition(b"\n")
+            if newline and len(rest) <= self.config.max_line_bytes:
+                lines = complete.split(b"\n")
+                if (
+                    len(complete) <= self.config.max_line_bytes
+                    or max(map(len, lines)) <= self.config.max_line_bytes
+                ):
+                    start = tracked.offset
+                    tracked.offset += len(complete) + 1
+                    tracked.pending = rest
+                    return Chunk(tracked.fingerprint, tracked.path, start, tracked.offset, lines)
+        return self._read_carefully(tracked, buffer)
+
+    def _read_carefully(self, tracked: _Tracked, buffer: bytes) -> Chunk | None:
+        """Line splitting when an oversized line is involved: keep its prefix, drop the rest."""
+        limit = self.config.max_line_bytes
         base = tracked.offset + tracked.discarding  # file offset of buffer[0]
         start = line_start = tracked.offset
         lines: list[bytes] = []
