@@ -183,9 +183,8 @@ def main() -> None:
     samples = backlog_memory(lines, args.backlog, work)
     for written, rss, peak in samples[:: max(1, len(samples) // 8)] + samples[-1:]:
         print(f"  backlog {written:>9,} events   RSS {rss:6.1f} MB   peak {peak:6.1f} MB")
-    print(
-        f"  peak RSS with {args.backlog:,} events backlogged: {max(p for *_, p in samples):.1f} MB (goal <= 100 MB)"
-    )
+    peak = max(p for *_, p in samples)
+    print(f"  peak RSS with {args.backlog:,} events backlogged: {peak:.1f} MB (goal <= 100 MB)")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 A reader thread and ``concurrency`` sender threads. The reader polls the source,
 runs each line through the remap transform, and closes a batch at
-``max_events``/``max_bytes`` or after ``timeout_secs``; a closed batch is written to the spool, and only then does the
-source's checkpoint move past its lines. Each sender takes the oldest spooled
-batch nobody else holds, delivers it (see :mod:`~luna_events.ship.delivery`) and deletes it when
-acknowledged. A ``kill -9`` at any point loses nothing: lines not yet spooled are
-read again from the checkpoint, batches not yet acknowledged are sent again, and
-InfluxDB overwrites the duplicate points with themselves.
+``max_events``/``max_bytes`` or after ``timeout_secs``; a closed batch is written
+to the spool, and only then does the source's checkpoint move past its lines.
+Each sender takes the oldest spooled batch nobody else holds, delivers it (see
+:mod:`~luna_events.ship.delivery`) and deletes it when acknowledged. A ``kill -9``
+at any point loses nothing: lines not yet spooled are read again from the
+checkpoint, batches not yet acknowledged are sent again, and InfluxDB overwrites
+the duplicate points with themselves.
 """
 
 from __future__ import annotations
