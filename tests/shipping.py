@@ -21,7 +21,9 @@ BASE_TIME = 1_763_000_000_000_000_000
 
 def make_events(count: int, *, seed: int = 5) -> list[Event]:
     """``count`` realistic events with unique times and an additional ``seq`` field."""
-    traffic = Traffic(start_ns=BASE_TIME, duration_s=count / 3 + 20, requests_per_second=1, seed=seed)
+    traffic = Traffic(
+        start_ns=BASE_TIME, duration_s=count / 3 + 20, requests_per_second=1, seed=seed
+    )
     events: list[Event] = []
     for event in Simulator(traffic).events():
         event.time_ns = BASE_TIME + len(events) * 1000
@@ -34,7 +36,9 @@ def make_events(count: int, *, seed: int = 5) -> list[Event]:
 
 def line(event: Event) -> bytes:
     """The JSON line a service's logger would write for ``event``."""
-    return to_json_line(event, timestamp=time.time(), level="INFO", logger="luna.monitoring", message=event.series)
+    return to_json_line(
+        event, timestamp=time.time(), level="INFO", logger="luna.monitoring", message=event.series
+    )
 
 
 ORDINARY = b'{"timestamp": 1.0, "level": "INFO", "logger": "app", "message": "ordinary line"}\n'
@@ -61,7 +65,9 @@ def write_toml(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def ship_config(tmp: Path, sink: dict[str, Any], *, include: str | None = None, **extra: Any) -> dict[str, Any]:
+def ship_config(
+    tmp: Path, sink: dict[str, Any], *, include: str | None = None, **extra: Any
+) -> dict[str, Any]:
     """A shipper config for tests: fast globbing, short batches and backoffs."""
     config: dict[str, Any] = {
         "data_dir": str(tmp / "data"),
@@ -138,7 +144,10 @@ def stored_as_sent(influx: InfluxDB1, database: str, events: list[Event]) -> Non
     expected: dict[tuple[str, int], dict[str, Any]] = {}
     for event in events:
         normalized = validate(event)
-        expected[(event.series, event.time_ns)] = {"tags": normalized.tags, "fields": normalized.fields}
+        expected[(event.series, event.time_ns)] = {
+            "tags": normalized.tags,
+            "fields": normalized.fields,
+        }
     measurements = {e.series for e in events}
     stored: dict[tuple[str, int], dict[str, Any]] = {}
     types = influx.field_types(database)
@@ -153,4 +162,8 @@ def stored_as_sent(influx: InfluxDB1, database: str, events: list[Event]) -> Non
             stored[key] = {"tags": point["tags"], "fields": fields}
     assert stored.keys() == expected.keys()
     mismatched = [key for key in expected if stored[key] != expected[key]]
-    assert not mismatched, (mismatched[:3], [stored[k] for k in mismatched[:3]], [expected[k] for k in mismatched[:3]])
+    assert not mismatched, (
+        mismatched[:3],
+        [stored[k] for k in mismatched[:3]],
+        [expected[k] for k in mismatched[:3]],
+    )

@@ -8,11 +8,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from luna_events.event import Event
 from luna_events.localservers import InfluxDB1, VictoriaMetrics
 from luna_events.ship.config import ShipConfig
 from luna_events.ship.config import load as load_ship_config
@@ -33,7 +33,7 @@ from .shipping import (
 )
 
 
-def load_config(tmp_path: Path, data: dict) -> ShipConfig:
+def load_config(tmp_path: Path, data: dict[str, Any]) -> ShipConfig:
     return load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={})
 
 
@@ -130,11 +130,15 @@ def test_influxdb_down_for_30_seconds_mid_stream(tmp_path: Path, private_influxd
     stored_as_sent(private_influxdb, "luna", events)
 
 
-def test_shipper_killed_twice_with_sigkill_loses_nothing(tmp_path: Path, influxdb: InfluxDB1, database: str):
+def test_shipper_killed_twice_with_sigkill_loses_nothing(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
     events = make_events(60_000, seed=11)
     logs = tmp_path / "logs"
     logs.mkdir()
-    config = write_toml(tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database)))
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
     process = ShipperProcess(config)
     writer_done = threading.Event()
 
@@ -164,7 +168,9 @@ def test_shipper_killed_twice_with_sigkill_loses_nothing(tmp_path: Path, influxd
     stored_as_sent(influxdb, database, events)
 
 
-def test_a_type_conflict_dead_letters_only_that_line(tmp_path: Path, influxdb: InfluxDB1, database: str):
+def test_a_type_conflict_dead_letters_only_that_line(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
     events = make_events(2_000, seed=13)
     conflicting = events[1_000]
     conflicting.fields["seq"] = "one thousand"  # every other point has seq as a float
@@ -177,12 +183,16 @@ def test_a_type_conflict_dead_letters_only_that_line(tmp_path: Path, influxdb: I
     topology = build_topology(config, once=True)
     stats = topology.run(drain_timeout=60)
     assert stats.events_dead_lettered == 1 and stats.events_shipped == len(events) - 1
-    assert sorted(sequence_numbers(influxdb, database)) == [i for i in range(len(events)) if i != 1_000]
+    assert sorted(sequence_numbers(influxdb, database)) == [
+        i for i in range(len(events)) if i != 1_000
+    ]
     records = [orjson.loads(r) for r in config.dead_letters.read_bytes().splitlines()]
     assert len(records) == 1
     assert "field type conflict" in records[0]["reason"]
     assert records[0]["sink"] == {"name": "influxdb_v1", "status": 400}
-    assert '"one thousand"' in records[0]["line"] and records[0]["line"].startswith(conflicting.series)
+    assert '"one thousand"' in records[0]["line"] and records[0]["line"].startswith(
+        conflicting.series
+    )
 
 
 def test_garbage_lines_are_dead_lettered_or_skipped_and_their_neighbours_arrive(
@@ -197,7 +207,8 @@ def test_garbage_lines_are_dead_lettered_or_skipped_and_their_neighbours_arrive(
         b'{"message": "' + b"x" * 1_000_000 + b'"}\n',  # a 1 MB ordinary line
         b'{"luna_event": {"v": 1, "pad": "' + b"y" * 1_100_000 + b'"}}\n',  # a 1.1 MB event line
         b'{"luna_event": {"v": 1, "series": "r\xff\xfe"}}\n',  # invalid UTF-8
-        b'{"luna_event": {"v": 1, "series": "requests", "time": 1, "tags": {}, "fields": {"x": 1}}}\n',
+        b'{"luna_event": {"v": 1, "series": "requests", "time": 1, "tags": {}, '
+        b'"fields": {"x": 1}}}\n',
     ]
     with open(logs / "service.jsonl", "ab") as handle:
         for index, event in enumerate(events):
@@ -215,7 +226,10 @@ def test_garbage_lines_are_dead_lettered_or_skipped_and_their_neighbours_arrive(
     with open(logs / "service.jsonl", "rb") as handle:
         for record in records:
             handle.seek(record["source"]["offset"])
-            assert handle.read(20) == (record.get("line") or "").encode()[:20] or "line_base64" in record
+            assert (
+                handle.read(20) == (record.get("line") or "").encode()[:20]
+                or "line_base64" in record
+            )
     assert stats.lines_skipped >= 2  # the binary line and the 1 MB ordinary line
     assert stats.events_dead_lettered == len(records)
 
@@ -223,7 +237,11 @@ def test_garbage_lines_are_dead_lettered_or_skipped_and_their_neighbours_arrive(
 def test_influxdb_v2_path_through_influxdb_client_into_victoriametrics(
     tmp_path: Path, victoria: VictoriaMetrics
 ):
-    events = [e for e in make_events(3_000, seed=19) if all(not isinstance(v, str) for v in e.fields.values())]
+    events = [
+        e
+        for e in make_events(3_000, seed=19)
+        if all(not isinstance(v, str) for v in e.fields.values())
+    ]
     for index, event in enumerate(events):
         event.tags["run"] = "v2-path"
         event.time_ns = BASE_TIME + index * 1_000_000  # VictoriaMetrics keeps ms
@@ -232,13 +250,21 @@ def test_influxdb_v2_path_through_influxdb_client_into_victoriametrics(
     with open(logs / "service.jsonl", "ab") as handle:
         for event in events:
             handle.write(line(event))
-    sink = {"type": "influxdb_v2", "url": victoria.url, "org": "luna", "bucket": "luna_monitoring", "token": "secret-token"}
+    sink = {
+        "type": "influxdb_v2",
+        "url": victoria.url,
+        "org": "luna",
+        "bucket": "luna_monitoring",
+        "token": "secret-token",
+    }
     config = load_config(tmp_path, ship_config(tmp_path, sink))
     stats = build_topology(config, once=True).run(drain_timeout=60)
     assert stats.events_shipped == len(events)
     stored = []
     for series in victoria.export():
-        if series["metric"].get("run") == "v2-path" and series["metric"]["__name__"].endswith("_seq"):
+        if series["metric"].get("run") == "v2-path" and series["metric"]["__name__"].endswith(
+            "_seq"
+        ):
             stored.extend(series["values"])
     assert sorted(stored) == sorted(e.fields["seq"] for e in events)
 
@@ -266,5 +292,3 @@ def test_stdin_source_and_file_sink(tmp_path: Path):
 
     assert out.read_bytes() == b"".join(encode_line(validate(e)).encode() + b"\n" for e in events)
     assert b"events shipped" in result.stderr and b"50" in result.stderr
-
-
