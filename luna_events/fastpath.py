@@ -26,7 +26,10 @@ from luna_events.catalog import CATALOG, Catalog, SeriesSpec, ValueType
 from luna_events.lineprotocol import escape_key, escape_measurement, escape_string, format_float
 
 _BAD_IDENTIFIER = re.compile(r'[\x00-\x1f\x7f]|\\(?=[,= "]|$)')
-_CACHE_LIMIT = 100_000
+SHAPE_CACHE_SIZE = 4096
+"""Event layouts remembered, over all series (a few hundred bytes each)."""
+VALUE_CACHE_SIZE = 1024
+"""Valid values remembered per tag; a tag with more distinct values is checked anew."""
 _FLOAT_EXACT = limits.MAX_EXACT_FLOAT_INT
 _INT64_MIN = limits.INT64_MIN
 _INT64_MAX = limits.INT64_MAX
@@ -89,7 +92,6 @@ class _SeriesRules:
         }
         self.required_tags = frozenset(t.name for t in spec.required_tags)
         self.required_fields = frozenset(f.name for f in spec.required_fields)
-        self.shapes: dict[tuple[tuple[str, ...], tuple[str, ...]], _Shape] = {}
 
 
 def _identifier(text: str, max_bytes: int) -> str | None:
@@ -149,8 +151,8 @@ def _tag_wire(expected: ValueType | None, value: Any) -> str | None:
     return None
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(cache) >= _CACHE_LIMIT:
+def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    if len(cache) >= limit:
         cache.clear()
     cache[key] = value
 
@@ -161,6 +163,7 @@ class FastEncoder:
     def __init__(self, catalog: Catalog = CATALOG) -> None:
         self._series = {name: _SeriesRules(spec) for name, spec in catalog.items()}
         self._extra_tags: dict[str, _TagRule] = {}
+        self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Shape] = {}
 
     def encode(self, series: Any, time_ns: Any, tags: Any, fields: Any) -> str | None:
         """The event's line protocol (no newline), or ``None`` if it is not valid."""
@@ -171,13 +174,13 @@ class FastEncoder:
             or not limits.MIN_TIME_NS <= time_ns <= limits.MAX_TIME_NS
         ):
             return None
-        shape_key = (tuple(tags), tuple(fields))
-        shape = rules.shapes.get(shape_key)
+        shape_key = (series, tuple(tags), tuple(fields))
+        shape = self._shapes.get(shape_key)
         if shape is None:
             shape = self._shape(rules, tags, fields)
             if shape is None:
                 return None
-            _remember(rules.shapes, shape_key, shape)
+            _remember(self._shapes, shape_key, shape, SHAPE_CACHE_SIZE)
         parts = [shape.measurement]
         append = parts.append
         for rule, plain_ints in shape.tags:
@@ -268,7 +271,7 @@ class FastEncoder:
             if escaped is None:
                 return None
             rule = _TagRule(key, None, f",{escaped}=")
-            _remember(self._extra_tags, key, rule)
+            _remember(self._extra_tags, key, rule, VALUE_CACHE_SIZE)
         return rule
 
     @staticmethod
@@ -287,5 +290,5 @@ class FastEncoder:
         if escaped is None:
             return None
         segment = rule.prefix + escaped
-        _remember(rule.segments, value, segment)
+        _remember(rule.segments, value, segment, VALUE_CACHE_SIZE)
         return segment

@@ -1,22 +1,31 @@
-"""``luna-events demo``: simulated traffic into a private InfluxDB, then a per-series summary."""
+"""``luna-events demo``: the whole pipeline on this machine.
+
+Simulated luna-tasks and luna-remote-sdk services log their events with plain
+``logger.info`` into JSON files; the shipper tails those files into a private
+InfluxDB; a per-series summary is then read back from InfluxDB.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from luna_events.catalog import CATALOG, Unit
-from luna_events.demo.simulate import Simulator, Traffic
-from luna_events.lineprotocol import encode_line
+from luna_events.demo.services import write_logs
+from luna_events.demo.simulate import Traffic
 from luna_events.localservers import InfluxDB1
-from luna_events.validation import validate
+from luna_events.ship.config import ShipConfig, SinkConfig, SourceConfig
+from luna_events.ship.run import build_topology, summary_table
+from luna_events.ship.stats import ShipperStats
 
 DATABASE = "luna_monitoring"
-BATCH_LINES = 5000
 
 
 @dataclass
@@ -29,29 +38,33 @@ class SeriesSummary:
     detail: str
 
 
-def write_traffic(influx: InfluxDB1, traffic: Traffic) -> Counter[str]:
-    """Simulate ``traffic``, validate and encode every event, write it in batches."""
-    sent: Counter[str] = Counter()
-    lines: list[str] = []
-    for event in Simulator(traffic).events():
-        lines.append(encode_line(validate(event)))
-        sent[event.series] += 1
-        if len(lines) >= BATCH_LINES:
-            _post(influx, lines)
-    if lines:
-        _post(influx, lines)
-    return sent
-
-
-def _post(influx: InfluxDB1, lines: list[str]) -> None:
-    status, body = influx.write(DATABASE, ("\n".join(lines) + "\n").encode(), gzip=False)
-    if status != 204:
-        raise RuntimeError(f"InfluxDB refused a batch ({status}): {body[:300]!r}")
-    lines.clear()
+def ship_logs(
+    influx: InfluxDB1, workdir: Path, traffic: Traffic
+) -> tuple[Counter[str], ShipperStats]:
+    """Write the services' logs while the shipper tails them; stop once all arrived."""
+    config = ShipConfig(
+        data_dir=workdir / "shipper",
+        source=SourceConfig(include=[str(workdir / "logs" / "*.jsonl")], glob_interval_secs=0.2),
+        sink=SinkConfig(type="influxdb_v1", url=influx.url, database=DATABASE),
+        metrics_interval_secs=0,
+    )
+    topology = build_topology(config)
+    shipper = threading.Thread(target=topology.run, name="demo-shipper", daemon=True)
+    shipper.start()
+    try:
+        written = write_logs(workdir / "logs", traffic)
+        total = sum(written.values())
+        deadline = time.monotonic() + 120
+        while topology.stats.events_shipped < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        topology.stop.set()
+        shipper.join(60)
+    return written, topology.stats
 
 
 def summarize(influx: InfluxDB1, sent: Counter[str]) -> list[SeriesSummary]:
-    """Count what arrived per series and describe its main value."""
+    """Count what arrived per series and describe its main timing."""
     summaries = []
     for name in sent:
         spec = CATALOG[name]
@@ -63,20 +76,18 @@ def summarize(influx: InfluxDB1, sent: Counter[str]) -> list[SeriesSummary]:
 
 
 def _detail(influx: InfluxDB1, name: str, field: str) -> str:
-    answer = influx.query(
-        f'SELECT mean("{field}"), percentile("{field}", 95) FROM "{name}"', DATABASE
-    )
-    _, mean, p95 = answer["results"][0]["series"][0]["values"][0]
+    query = f'SELECT mean("{field}"), percentile("{field}", 95) FROM "{name}"'
+    _, mean, p95 = influx.query(query, DATABASE)["results"][0]["series"][0]["values"][0]
     return f"{field} mean {mean * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
 
 
 def run_demo(
     duration_s: float = 60.0, rate: float = 40.0, console: Console | None = None
 ) -> list[SeriesSummary]:
-    """Start a private InfluxDB, write ``duration_s`` of simulated traffic, print a summary."""
+    """Run the pipeline over ``duration_s`` of simulated traffic and print the summary."""
     console = console or Console()
-    with InfluxDB1() as influx:
-        console.print(f"private InfluxDB 1.x at {influx.url} (data in {influx.workdir})")
+    with InfluxDB1() as influx, tempfile.TemporaryDirectory(prefix="luna-demo-") as work:
+        console.print(f"private InfluxDB 1.x at {influx.url}; service logs in {work}/logs")
         influx.create_database(DATABASE)
         traffic = Traffic(
             start_ns=time.time_ns() - int(duration_s * 1e9),
@@ -84,11 +95,15 @@ def run_demo(
             requests_per_second=rate,
         )
         started = time.perf_counter()
-        sent = write_traffic(influx, traffic)
+        sent, stats = ship_logs(influx, Path(work), traffic)
         elapsed = time.perf_counter() - started
-        console.print(f"wrote {sum(sent.values())} events of {len(sent)} series in {elapsed:.2f}s")
+        console.print(
+            f"services logged {sum(sent.values())} events of {len(sent)} series; "
+            f"the shipper delivered them in {elapsed:.1f}s"
+        )
+        console.print(summary_table(stats))
         summaries = summarize(influx, sent)
-    table = Table(title=f"What arrived in {DATABASE}")
+    table = Table(title=f"What arrived in {DATABASE} (read back from InfluxDB)")
     for column in ("series", "group", "sent", "arrived", "detail"):
         table.add_column(column, justify="right" if column in ("sent", "arrived") else "left")
     for item in summaries:

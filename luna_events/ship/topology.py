@@ -82,6 +82,8 @@ class Topology:
         try:
             self._read_loop()
         finally:
+            if self.config.metrics_interval_secs:
+                self._add_metrics()  # the final counters
             self._close_batch()
             drained = self.once and not self.stop.is_set()
             limit = (drain_timeout if drained else grace) or float("inf")
