@@ -96,7 +96,7 @@ class Delivery:
         backoff = min(self.retry.max_backoff_secs, self.retry.initial_backoff_secs * 2.0**attempt)
         wait = backoff * random.uniform(0.5, 1.0)
         if result.retry_after is not None:
-            wait = max(wait, min(result.retry_after, self.retry.max_backoff_secs * 4))
+            wait = max(wait, min(result.retry_after, max(300.0, self.retry.max_backoff_secs)))
         if attempt == 0 or attempt % 10 == 0:
             log.warning(
                 "%s did not take a batch (%s: %s); retrying in %.1f s",
