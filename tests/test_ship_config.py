@@ -105,3 +105,43 @@ def test_status_line_on_a_terminal(tmp_path: Path):
     stats = ship(config, once=True, status=True, console=console)
     assert stats.events_shipped == 20
     assert "shipped" in screen.getvalue() and "spool" in screen.getvalue()
+
+
+class ListSink:
+    """A third-party sink, as a plugin would provide it."""
+
+    name = "list"
+    received: list[bytes] = []
+
+    def __init__(self, config) -> None:
+        self.options = config.options
+
+    def send(self, body: bytes):
+        from luna_events.ship.sinks import SendResult
+
+        ListSink.received.append(body)
+        return SendResult(200)
+
+    def close(self) -> None:
+        pass
+
+
+def test_sinks_come_from_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from importlib.metadata import EntryPoint
+
+    import luna_events.ship.sinks.registry as registry
+
+    group = registry.ENTRY_POINT_GROUP
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        lambda group: [EntryPoint("list", "tests.test_ship_config:ListSink", group)],
+    )
+    events = make_events(30, seed=41)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
+    data = ship_config(tmp_path, {"type": "list", "topic": "luna"})
+    config = load(write_toml(tmp_path / "ship.toml", data), environ={})
+    stats = build_topology(config, once=True).run(drain_timeout=30)
+    assert stats.events_shipped == 30 and group == "luna_events.sinks"
+    assert sum(body.count(b"\n") for body in ListSink.received) == 30
