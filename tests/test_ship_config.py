@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from rich.console import Console
@@ -111,7 +112,7 @@ class ListSink:
     """A third-party sink, as a plugin would provide it."""
 
     name = "list"
-    received: list[bytes] = []
+    received: ClassVar[list[bytes]] = []
 
     def __init__(self, config) -> None:
         self.options = config.options
