@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from luna_events.generate import docs, python_api
+from luna_events.generate import docs, python_api, vector
 
 Generator = Callable[[], dict[str, str]]
 
 GENERATORS: dict[str, Generator] = {
     "python": python_api.generate,
     "docs": docs.generate,
+    "vector": vector.generate,
 }
 """Every generator by target name."""
 
