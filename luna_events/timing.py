@@ -42,6 +42,16 @@ class MonitoringData:
     error_code: int | None = None
 
 
+def seconds_since(started: float) -> float:
+    """Seconds since a ``time.perf_counter()`` reading, rounded to the nanosecond.
+
+    Rounding keeps every digit a clock can mean, and gives floats that every JSON
+    parser reads back exactly: Vector's reads 16- and 17-digit floats up to one
+    unit in the last place off (see docs/vector.md).
+    """
+    return round(time.perf_counter() - started, 9)
+
+
 _current: ContextVar[MonitoringData | None] = ContextVar("luna_monitoring_data", default=None)
 
 
@@ -83,11 +93,11 @@ class monitor_time:  # used like a function: as a context manager and as a decor
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        elapsed = time.perf_counter() - self._started.pop()
+        elapsed = seconds_since(self._started.pop())
         data = self.data if self.data is not None else _current.get()
         if data is not None:
             previous = data.fields.get(self.field_name, 0.0)
-            data.fields[self.field_name] = float(previous) + elapsed
+            data.fields[self.field_name] = round(float(previous) + elapsed, 9)
 
     def __call__(self, func: F) -> F:
         if inspect.iscoroutinefunction(func):

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from luna_events.catalog.model import FieldSpec, SeriesSpec, TagSpec, Unit, ValueType
 
-ROUTE_PATTERN = r"^[A-Z]+:/[^\s]*$"
+ROUTE_PATTERN = r"^[A-Z]+:/[^ ]*$"
 """A route is ``METHOD:/resource``, e.g. ``GET:/version`` (see :func:`luna_events.route`)."""
 
 

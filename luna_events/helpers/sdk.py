@@ -22,6 +22,7 @@ from luna_events.catalog import CATALOG
 from luna_events.catalog.luna_remote_sdk import ESTIMATOR, SDK, USAGE_COUNTERS
 from luna_events.event import Event, FieldValue, TagValue, now_ns
 from luna_events.monitor import Monitor, get_monitor
+from luna_events.timing import seconds_since
 
 ESTIMATOR_SERIES = frozenset(name for name, spec in CATALOG.items() if spec.group == ESTIMATOR)
 USAGE_FIELDS = frozenset(name for name, _ in USAGE_COUNTERS)
@@ -47,7 +48,7 @@ def estimation(
     started_ns = now_ns()
     started = time.perf_counter()
     yield fields
-    fields["execution_time"] = time.perf_counter() - started
+    fields["execution_time"] = seconds_since(started)
     event = Event(name, started_ns, {"service": SDK, "batch_size": batch_size, **tags}, fields)
     (monitor or get_monitor()).emit(event)
 

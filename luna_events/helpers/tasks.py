@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from luna_events import series
 from luna_events.event import now_ns
 from luna_events.monitor import Monitor, get_monitor
-from luna_events.timing import MonitoringData, collecting
+from luna_events.timing import MonitoringData, collecting, seconds_since
 
 UNKNOWN_ERROR = 1
 
@@ -55,7 +55,7 @@ def subtask(
             )
             raise
         finally:
-            elapsed = time.perf_counter() - started
+            elapsed = seconds_since(started)
             status = data.fields.pop("status", None)
             if data.fields:
                 execution = series.subtask_execution(
@@ -93,7 +93,7 @@ def worker_queue(
             task_id=task_id,
             subtask_id=subtask_id,
             task_type=task_type,
-            transport_time=max(0.0, time.time() - received_at),
+            transport_time=max(0.0, round(time.time() - received_at, 9)),
         )
     )
 
@@ -107,6 +107,6 @@ def worker_request(
         series.worker_requests(
             task_id=task_id,
             subtask_id=subtask_id,
-            transport_time=max(0.0, time.time() - sending_started_at),
+            transport_time=max(0.0, round(time.time() - sending_started_at, 9)),
         )
     )

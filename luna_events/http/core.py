@@ -13,7 +13,7 @@ import orjson
 from luna_events import series
 from luna_events.event import route
 from luna_events.monitor import Monitor, get_monitor
-from luna_events.timing import MonitoringData
+from luna_events.timing import MonitoringData, seconds_since
 
 REQUEST_ID_HEADERS = ("luna-request-id", "x-request-id")
 """Headers a request id is taken from, in this order (lower case)."""
@@ -76,7 +76,7 @@ class RequestRecord:
 
     def finish(self, resource: str | None, status: int, error_code: int | None = None) -> None:
         """Emit ``requests``, and ``errors`` when ``status`` is 400 or more."""
-        elapsed = time.perf_counter() - self.started
+        elapsed = seconds_since(self.started)
         route_tag = route(self.method, template(resource) if resource else UNMATCHED_RESOURCE)
         data = self.data
         request = series.requests(
