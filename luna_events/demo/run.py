@@ -46,7 +46,7 @@ def ship_logs(
         data_dir=workdir / "shipper",
         source=SourceConfig(include=[str(workdir / "logs" / "*.jsonl")], glob_interval_secs=0.2),
         sink=SinkConfig(type="influxdb_v1", url=influx.url, database=DATABASE),
-        metrics_interval_secs=0,
+        metrics_interval_secs=1.0,
     )
     topology = build_topology(config)
     shipper = threading.Thread(target=topology.run, name="demo-shipper", daemon=True)
@@ -55,7 +55,7 @@ def ship_logs(
         written = write_logs(workdir / "logs", traffic)
         total = sum(written.values())
         deadline = time.monotonic() + 120
-        while topology.stats.events_shipped < total and time.monotonic() < deadline:
+        while topology.stats.events_shipped < total + 1 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         topology.stop.set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from luna_events.generate import docs, python_api, vector
+from luna_events.generate import docs, grafana, python_api, vector
 
 Generator = Callable[[], dict[str, str]]
 
@@ -17,6 +17,7 @@ GENERATORS: dict[str, Generator] = {
     "python": python_api.generate,
     "docs": docs.generate,
     "vector": vector.generate,
+    "grafana": grafana.generate,
 }
 """Every generator by target name."""
 
