@@ -140,3 +140,31 @@ def test_every_panel_query_answers_with_data(demo_influxdb: tuple[InfluxDB1, int
             assert non_empty(answer), f"{name}: {panel['title']}: no data for {query}"
             checked += 1
     assert checked >= len(panels(board))
+
+
+def test_the_terminal_report_shows_the_overview(demo_influxdb: tuple[InfluxDB1, int, int]):
+    import io
+
+    from rich.console import Console
+
+    from luna_events.report import InfluxQLClient, ReportError, report, sparkline
+
+    influx, *_ = demo_influxdb
+    screen = io.StringIO()
+    Console(file=screen, width=160).print(
+        report(InfluxQLClient(influx.url, DATABASE), since="10m", bucket="10s")
+    )
+    text = screen.getvalue()
+    for expected in (
+        "luna-tasks",
+        "luna-remote-sdk",
+        "POST:/sdk",
+        "Top error codes",
+        "Status codes",
+        "p95",
+    ):
+        assert expected in text, expected
+    assert any(block in text for block in "▂▃▄▅▆▇█"), "a sparkline"
+    assert sparkline([0, 5, 10]) == "▁▅█"
+    with pytest.raises(ReportError, match="cannot reach InfluxDB"):
+        InfluxQLClient("http://127.0.0.1:9", DATABASE).rows("SHOW MEASUREMENTS")

@@ -7,9 +7,10 @@ import sys
 import click
 
 from luna_events.cli.catalog import catalog
-from luna_events.cli.demo import demo
+from luna_events.cli.demo import demo, simulate
 from luna_events.cli.generate import generate
 from luna_events.cli.lines import encode, lint
+from luna_events.cli.report import report_command
 from luna_events.cli.ship import ship_command
 
 
@@ -24,7 +25,9 @@ cli.add_command(encode)
 cli.add_command(lint)
 cli.add_command(generate)
 cli.add_command(demo)
+cli.add_command(simulate)
 cli.add_command(ship_command)
+cli.add_command(report_command)
 
 
 def main() -> None:

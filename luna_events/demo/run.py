@@ -21,6 +21,7 @@ from luna_events.catalog import CATALOG, Unit
 from luna_events.demo.services import write_logs
 from luna_events.demo.simulate import Traffic
 from luna_events.localservers import InfluxDB1
+from luna_events.report import InfluxQLClient, report
 from luna_events.ship.config import ShipConfig, SinkConfig, SourceConfig
 from luna_events.ship.run import build_topology, summary_table
 from luna_events.ship.stats import ShipperStats
@@ -82,10 +83,14 @@ def _detail(influx: InfluxDB1, name: str, field: str) -> str:
 
 
 def run_demo(
-    duration_s: float = 60.0, rate: float = 40.0, console: Console | None = None
+    duration_s: float = 60.0,
+    rate: float = 40.0,
+    console: Console | None = None,
+    svg: Path | None = None,
 ) -> list[SeriesSummary]:
-    """Run the pipeline over ``duration_s`` of simulated traffic and print the summary."""
-    console = console or Console()
+    """Run the pipeline over ``duration_s`` of simulated traffic, print the summary and
+    the terminal report (saved as SVG too when ``svg`` is given)."""
+    console = console or (Console(record=True, width=120) if svg is not None else Console())
     with InfluxDB1() as influx, tempfile.TemporaryDirectory(prefix="luna-demo-") as work:
         console.print(f"private InfluxDB 1.x at {influx.url}; service logs in {work}/logs")
         influx.create_database(DATABASE)
@@ -103,6 +108,8 @@ def run_demo(
         )
         console.print(summary_table(stats))
         summaries = summarize(influx, sent)
+        window = f"{int(duration_s) + 30}s"
+        overview = report(InfluxQLClient(influx.url, DATABASE), since=window, bucket="5s")
     table = Table(title=f"What arrived in {DATABASE} (read back from InfluxDB)")
     for column in ("series", "group", "sent", "arrived", "detail"):
         table.add_column(column, justify="right" if column in ("sent", "arrived") else "left")
@@ -117,4 +124,8 @@ def run_demo(
             style=style,
         )
     console.print(table)
+    console.print(overview)
+    if svg is not None:
+        svg.with_suffix(".txt").write_text(console.export_text(clear=False), encoding="utf-8")
+        console.save_svg(str(svg), title="luna-events demo: the report")
     return summaries

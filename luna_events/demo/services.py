@@ -43,3 +43,35 @@ def write_logs(directory: Path, traffic: Traffic, *, ordinary_every: int = 25) -
         for _, handler in loggers.values():
             handler.close()
     return written
+
+
+def simulate_forever(
+    directory: Path, requests_per_second: float, *, duration_s: float | None = None
+) -> int:
+    """Log live traffic, one second at a time with the current time, until stopped
+    (SIGTERM/SIGINT) or ``duration_s`` has passed. Returns the events written."""
+    import signal
+    import time
+
+    stopping = False
+
+    def stop(number: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    written = 0
+    started = time.monotonic()
+    second = 0
+    while not stopping and (duration_s is None or time.monotonic() - started < duration_s):
+        traffic = Traffic(
+            start_ns=time.time_ns(),
+            duration_s=1.0,
+            requests_per_second=requests_per_second,
+            seed=second,
+        )
+        written += sum(write_logs(directory, traffic).values())
+        second += 1
+        time.sleep(max(0.0, started + second - time.monotonic()))
+    return written

@@ -1,0 +1,9 @@
+# luna-events: the simulated services and the fallback shipper, for compose.yaml.
+FROM python:3.12-slim
+WORKDIR /opt/luna-events
+COPY pyproject.toml README.md ./
+COPY luna_events ./luna_events
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 luna
+USER luna
+ENTRYPOINT ["luna-events"]
+CMD ["--help"]
