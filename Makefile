@@ -22,7 +22,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@echo "make demo      run the demo against a private InfluxDB"
 	@echo "make test      ruff, mypy and every test (installs what it needs)"
-	@echo "make bench     run the benchmarks in benchmarks/"
+	@echo "make bench     run the benchmarks in benchmarks/ (figures: docs/performance.md)"
 	@echo "make generate  regenerate the files derived from the catalog"
 
 $(STAMP): pyproject.toml
@@ -57,6 +57,8 @@ demo: venv servers
 
 bench: venv servers
 	$(BIN)/python benchmarks/encode.py
+	$(BIN)/python benchmarks/emit.py
+	$(BIN)/python benchmarks/ship.py
 
 generate: venv
 	$(BIN)/luna-events generate

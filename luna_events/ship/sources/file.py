@@ -150,11 +150,11 @@ class FileSource:
         try:
             descriptor = tracked.handle.fileno()
             size = os.fstat(descriptor).st_size
-            replaced = _fingerprint_bytes(os.pread(descriptor, FINGERPRINT_BYTES, 0))
-            if (
-                size < tracked.offset + len(tracked.pending) + tracked.discarding
-                or replaced != tracked.fingerprint
-            ):
+            consumed = tracked.offset + len(tracked.pending) + tracked.discarding
+            if size == consumed:
+                return None  # nothing new (the cheap, common answer for idle files)
+            first_line = os.pread(descriptor, FINGERPRINT_BYTES, 0)
+            if size < consumed or _fingerprint_bytes(first_line) != tracked.fingerprint:
                 self._forget(tracked)  # truncated or rewritten under us: look again
                 self._next_glob = 0.0
                 return None
