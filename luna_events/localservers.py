@@ -10,6 +10,7 @@ free ports, and never touches a system-wide instance. Use them as context manage
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import socket
@@ -140,9 +141,36 @@ class _Server:
 
 
 class InfluxDB1(_Server):
-    """A private InfluxDB 1.x (the Debian ``influxd``), v1 API only: ``/write``, ``/query``."""
+    """A private InfluxDB 1.x (the Debian ``influxd``), v1 API only: ``/write``, ``/query``.
+
+    With ``admin=(user, password)`` authentication is on: the admin user is created
+    at start-up and every request of this class authenticates as it.
+    """
 
     name = "influxdb"
+
+    def __init__(self, *, admin: tuple[str, str] | None = None) -> None:
+        super().__init__()
+        self.admin = admin
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.admin is None:
+            return {}
+        token = base64.b64encode(f"{self.admin[0]}:{self.admin[1]}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    def start(self, timeout: float = 30.0) -> Self:
+        """Start the server; with ``admin``, create that user (the first user needs no auth)."""
+        super().start(timeout)
+        if self.admin is not None:
+            user, password = self.admin
+            statement = f"CREATE USER \"{user}\" WITH PASSWORD '{password}' WITH ALL PRIVILEGES"
+            _request(
+                f"{self.url}/query",
+                urllib.parse.urlencode({"q": statement}).encode(),
+                {"Content-Type": "application/x-www-form-urlencoded", **self._auth_headers()},
+            )
+        return self
 
     def _command(self) -> list[str]:
         assert self.workdir is not None
@@ -163,6 +191,7 @@ bind-address = "127.0.0.1:{rpc_port}"
 [http]
   bind-address = "127.0.0.1:{self.port}"
   log-enabled = false
+  auth-enabled = {"true" if self.admin else "false"}
 [logging]
   level = "warn"
 """,
@@ -181,7 +210,7 @@ bind-address = "127.0.0.1:{rpc_port}"
         status, body = _request(
             f"{self.url}/query",
             urllib.parse.urlencode(params).encode(),
-            {"Content-Type": "application/x-www-form-urlencoded"},
+            {"Content-Type": "application/x-www-form-urlencoded", **self._auth_headers()},
         )
         answer: dict[str, Any] = json.loads(body)
         errors = [r["error"] for r in answer.get("results", []) if "error" in r]
@@ -198,6 +227,7 @@ bind-address = "127.0.0.1:{rpc_port}"
     def write(self, database: str, body: bytes, *, gzip: bool = False) -> tuple[int, bytes]:
         """POST line protocol to ``/write``; return the status and body."""
         headers = {"Content-Encoding": "gzip"} if gzip else {}
+        headers.update(self._auth_headers())
         url = f"{self.url}/write?db={urllib.parse.quote(database)}&precision=ns"
         return _request(url, body, headers)
 

@@ -292,3 +292,34 @@ def test_stdin_source_and_file_sink(tmp_path: Path):
 
     assert out.read_bytes() == b"".join(encode_line(validate(e)).encode() + b"\n" for e in events)
     assert b"events shipped" in result.stderr and b"50" in result.stderr
+
+
+def test_v1_sink_with_basic_auth_and_a_retention_policy(tmp_path: Path):
+    events = make_events(500, seed=59)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
+    with InfluxDB1(admin=("luna", "s3cret")) as influx:
+        influx.create_database("luna")
+        influx.query('CREATE RETENTION POLICY "short" ON "luna" DURATION 520w REPLICATION 1')
+        sink = {
+            "type": "influxdb_v1",
+            "url": influx.url,
+            "database": "luna",
+            "retention_policy": "short",
+            "username": "luna",
+            "password": "wrong",
+        }
+        config = load_config(tmp_path, ship_config(tmp_path, sink, retry={"auth_retry_secs": 0.2}))
+        topology = build_topology(config, once=True)
+        stats = topology.run(drain_timeout=2)
+        assert stats.events_shipped == 0 and stats.retries > 0, "401: kept and retried"
+        assert stats.spool_batches == 1
+        sink["password"] = "s3cret"
+        config = load_config(tmp_path, ship_config(tmp_path, sink))
+        stats = build_topology(config, once=True).run(drain_timeout=30)
+        assert stats.events_shipped == len(events), "the spooled batch goes out after the fix"
+        stored = influx.query('SELECT count("seq") FROM "short"./.*/', "luna")
+        counted = sum(s["values"][0][1] for r in stored["results"] for s in r.get("series", []))
+        assert counted == len(events)
+        assert sequence_numbers(influx, "luna") == [], "nothing in the default retention policy"
