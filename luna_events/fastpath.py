@@ -143,7 +143,7 @@ def _tag_wire(expected: ValueType | None, value: Any) -> str | None:
         text: str = value
         return text
     if kind is int and expected in (None, _INT, _FLOAT):
-        return str(value)
+        return str(value) if _INT64_MIN <= value <= _INT64_MAX else None
     if kind is float and expected in (None, _FLOAT) and math.isfinite(value):
         return format_float(value)
     if kind is bool and expected in (None, _BOOL):
@@ -188,7 +188,7 @@ class FastEncoder:
             kind = type(value)
             if kind is str:
                 segment = rule.segments.get(value) or self._tag(rule, value)
-            elif kind is int and plain_ints:
+            elif kind is int and plain_ints and _INT64_MIN <= value <= _INT64_MAX:
                 segment = rule.prefix + str(value)
             else:
                 segment = self._tag(rule, value)

@@ -7,9 +7,10 @@ docs/event-format.md)::
      "luna_event": {"v": 1, "series": "requests", "time": 1763794047123456789,
                     "tags": {"service": "luna-tasks", ...}, "fields": {...}}}
 
-Every other key belongs to the logging library and is ignored. A line without the
-key is an ordinary log line; a line that mentions the key but cannot be read is a
-damaged monitoring line and is reported, never silently skipped.
+Every other key belongs to the logging library and is ignored. A JSON object
+without the key is an ordinary log line, as is anything else that does not mention
+``"luna_event"``; a line that mentions it but cannot be read is a damaged
+monitoring line and is reported, never silently skipped.
 """
 
 from __future__ import annotations
@@ -84,11 +85,13 @@ def parse_line(line: bytes | str, *, max_bytes: int = limits.MAX_LINE_BYTES) -> 
                 "line_too_long", "line", f"line is longer than the {max_bytes}-byte limit"
             )
         return ParsedLine(LineKind.ORDINARY, reason="oversized line without the monitoring marker")
-    if not marked:
+    if not marked and raw[:1] != b"{":
         return ParsedLine(LineKind.ORDINARY, reason="no monitoring marker")
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
+        if not marked:
+            return ParsedLine(LineKind.ORDINARY, reason="not JSON, no monitoring marker")
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as bad:

@@ -247,6 +247,9 @@ def _tag_wire(
     if kind is str and expected in (None, ValueType.STR):
         return value  # type: ignore[return-value]
     if kind is int and expected in (None, ValueType.INT, ValueType.FLOAT):
+        if not limits.INT64_MIN <= value <= limits.INT64_MAX:  # type: ignore[operator]
+            problems.append(Problem("out_of_range", path, "does not fit in a 64-bit int"))
+            return None
         return str(value)
     if kind is float and expected in (None, ValueType.FLOAT):
         if not math.isfinite(value):  # type: ignore[arg-type]

@@ -115,3 +115,32 @@ def test_any_bytes_give_an_outcome_never_an_exception(line: bytes):
     outcome = TRANSFORM(line)
     assert outcome.kind is _slow_kind(line)
     assert (outcome.kind is LineKind.INVALID) == bool(outcome.problems)
+
+
+def test_tag_ints_beyond_64_bits_are_refused_by_both_paths():
+    tags = {"service": "luna-tasks", "route": "GET:/", "status_code": 10**30}
+    fields = {"request_id": "r", "execution_time": 0.5}
+    assert ENCODER.encode("requests", 1, tags, fields) is None
+    normalized, problems = VALIDATOR.normalize(Event("requests", 1, tags, fields))  # type: ignore[arg-type]
+    assert normalized is None and [p.code for p in problems] == ["out_of_range"]
+    huge = {**tags, "status_code": 10**1100}
+    assert ENCODER.encode("requests", 1, huge, fields) is None
+    assert VALIDATOR.normalize(Event("requests", 1, huge, fields))[0] is None  # type: ignore[arg-type]
+    line = (
+        b'{"luna_event": {"v": 1, "series": "requests", "time": 1, "tags": {"service": '
+        b'"luna-tasks", "route": "GET:/", "status_code": 1000000000000000000000000000000}, '
+        b'"fields": {"request_id": "r", "execution_time": 0.5}}}'
+    )
+    assert TRANSFORM(line).kind is LineKind.INVALID
+
+
+def test_a_json_escaped_marker_key_is_read_the_same_on_every_path():
+    line = (
+        b'{"luna\\u005fevent": {"v": 1, "series": "sdkloop_task", "time": 5, "tags": '
+        b'{"service": "luna-remote-sdk", "image_count": 1}, "fields": {"execution_time": 0.5}}}'
+    )
+    from luna_events.jsonline import parse_line
+
+    assert TRANSFORM(line).kind is LineKind.EVENT
+    assert parse_line(line).kind is LineKind.EVENT
+    assert _slow_kind(line) is LineKind.EVENT

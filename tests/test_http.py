@@ -323,3 +323,65 @@ def test_middleware_re_raises_the_apps_own_exception():
             asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
     finally:
         setup.close()
+
+
+def test_a_404_inside_a_starlette_mount_is_unmatched(tmp_path: Path):
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Mount, Route
+
+    from luna_events.http.asgi import MonitoringMiddleware
+
+    async def item(request: Request) -> Response:
+        return JSONResponse({"id": request.path_params["id"]})
+
+    app = Starlette(routes=[Mount("/api", routes=[Route("/items/{id}", item)])])
+    app.add_middleware(MonitoringMiddleware)
+    with (
+        monitoring(tmp_path) as (_, log),
+        uvicorn_server(app) as url,
+        httpx.Client(base_url=url) as client,
+    ):
+        assert client.get("/api/items/7").status_code == 200
+        assert client.get("/api/nothing").status_code == 404
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    routes = [
+        (e.tags["route"], e.tags["status_code"]) for e in events if e and e.series == "requests"
+    ]
+    assert routes == [("GET:/api/items/{id}", 200), ("GET:/{unmatched}", 404)]
+
+
+def test_flask_route_is_known_even_when_an_earlier_hook_answers(tmp_path: Path):
+    from flask import Flask, request
+
+    from luna_events.http.wsgi import monitor_flask
+
+    app = Flask("hooks")
+
+    @app.before_request
+    def deny() -> Any:
+        if request.headers.get("X-Deny"):
+            return {"error_code": 12001, "desc": "denied"}, 401
+        return None
+
+    @app.get("/tasks/<int:task_id>")
+    def task(task_id: int) -> Any:
+        return {"task_id": task_id}
+
+    with monitoring(tmp_path) as (_, log):
+        monitor_flask(app)
+        server = make_server("127.0.0.1", free_port(), app, handler_class=QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{server.server_port}") as client:
+                assert client.get("/tasks/5", headers={"X-Deny": "1"}).status_code == 401
+        finally:
+            server.shutdown()
+            server.server_close()
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    errors = [e for e in events if e and e.series == "errors"]
+    assert [(e.tags["route"], e.tags["error_code"]) for e in errors] == [
+        ("GET:/tasks/{task_id}", 12001)
+    ]

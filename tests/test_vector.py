@@ -311,6 +311,12 @@ INVALID: list[dict[str, Any]] = [
 ]
 
 
+SDKLOOP = (
+    '{"v": 1, "series": "sdkloop_task", "time": 5, "tags": '
+    '{"service": "luna-remote-sdk", "image_count": 1}, "fields": {"execution_time": 0.5}}}'
+)
+
+
 def invalid_lines() -> list[str]:
     lines = []
     for payload in INVALID:
@@ -323,6 +329,9 @@ def invalid_lines() -> list[str]:
         '{"message": "mentions \\"luna_event\\" in prose"}',
         '{"level": "INFO", "message": "worker started"}',
         "plain text line",
+        '{"luna\\u005fevent": ' + SDKLOOP,
+        '{"not json at all',
+        ' {"luna_event": ' + SDKLOOP,
         "",
         '{"luna_event": {"v": 1, "pad": "' + "y" * (limits.MAX_LINE_BYTES + 10) + '"}}',
     ]

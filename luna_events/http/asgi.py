@@ -82,8 +82,9 @@ class MonitoringMiddleware:
 
 
 def _resource(scope: Scope, root_path: str) -> str | None:
-    path = getattr(scope.get("route"), "path", None)
-    if not isinstance(path, str):
-        return None
+    matched = scope.get("route")
+    path = getattr(matched, "path", None)
+    if not isinstance(path, str) or not hasattr(matched, "endpoint"):
+        return None  # no route, or only a Mount whose inner routes did not match
     mount_prefix: str = scope.get("root_path", "")[len(root_path) :]
     return mount_prefix + path

@@ -143,5 +143,6 @@ def monitor_flask(app: Any, *, monitor: Monitor | None = None, service: str | No
         rule = request.url_rule
         request.environ[ROUTE_KEY] = rule.rule if rule is not None else None
 
-    app.before_request(remember_route)
+    # first among the hooks: an earlier hook that answers (auth, rate limits) would skip it
+    app.before_request_funcs.setdefault(None, []).insert(0, remember_route)
     app.wsgi_app = MonitoringMiddleware(app.wsgi_app, monitor=monitor, service=service)

@@ -12,37 +12,41 @@ import json
 import os
 from pathlib import Path
 
+from luna_events.ship.sources import Position
+
 
 class Checkpoints:
-    """``fingerprint -> offset`` (bytes of complete lines consumed), saved atomically."""
+    """``fingerprint -> position`` (bytes of complete lines consumed), saved atomically."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "checkpoints.json"
-        self.offsets: dict[str, int] = {}
-        self.paths: dict[str, str] = {}
+        self.positions: dict[str, Position] = {}
         if self.path.exists():
             saved = json.loads(self.path.read_text(encoding="utf-8"))
             for entry in saved.get("files", []):
-                self.offsets[entry["fingerprint"]] = int(entry["offset"])
-                self.paths[entry["fingerprint"]] = entry.get("path", "")
+                self.positions[entry["fingerprint"]] = Position(
+                    entry.get("path", ""),
+                    int(entry["offset"]),
+                    bytes.fromhex(entry.get("tail", "")),
+                )
 
-    def get(self, fingerprint: str) -> int | None:
-        """The saved offset of a file, or ``None`` if it was never read."""
-        return self.offsets.get(fingerprint)
+    def get(self, fingerprint: str) -> Position | None:
+        """Where a file was left, or ``None`` if it was never read."""
+        return self.positions.get(fingerprint)
 
-    def update(self, positions: dict[str, tuple[str, int]]) -> None:
-        """Record ``fingerprint -> (path, offset)`` and save (temp file, fsync, rename)."""
-        for fingerprint, (path, offset) in positions.items():
-            if offset >= self.offsets.get(fingerprint, -1):
-                self.offsets[fingerprint] = offset
-                self.paths[fingerprint] = path
+    def update(self, positions: dict[str, Position]) -> None:
+        """Record ``fingerprint -> position`` and save (temp file, fsync, rename).
+
+        Batches commit in order, so the latest position is the truth, even when it is
+        smaller (a file truncated and read again from its start)."""
+        self.positions.update(positions)
         self.save()
 
     def save(self) -> None:
         """Write all checkpoints atomically."""
         files = [
-            {"fingerprint": f, "path": self.paths.get(f, ""), "offset": o}
-            for f, o in self.offsets.items()
+            {"fingerprint": f, "path": p.path, "offset": p.offset, "tail": p.tail.hex()}
+            for f, p in self.positions.items()
         ]
         temporary = self.path.with_suffix(".tmp")
         with open(temporary, "w", encoding="utf-8") as handle:

@@ -25,7 +25,7 @@ from luna_events.ship.config import ShipConfig
 from luna_events.ship.deadletters import DeadLetters
 from luna_events.ship.delivery import Delivery
 from luna_events.ship.sinks import Sink
-from luna_events.ship.sources import Chunk, Source
+from luna_events.ship.sources import Chunk, Position, Source
 from luna_events.ship.spool import Spool
 from luna_events.ship.stats import ShipperStats
 from luna_events.transform import Transform
@@ -38,7 +38,7 @@ log = logging.getLogger("luna_events.ship")
 class _Batch:
     lines: list[str]
     size: int
-    positions: dict[str, tuple[str, int]]
+    positions: dict[str, Position]
     opened: float
 
 
@@ -169,7 +169,7 @@ class Topology:
         self.stats.events_read += events + len(encoded)
         batch.lines.extend(encoded)
         batch.size += sum(map(len, encoded)) + len(encoded)
-        batch.positions[chunk.source_id] = (chunk.path, chunk.end)
+        batch.positions[chunk.source_id] = chunk.position
 
     def _oversized(self, chunk: Chunk, index: int) -> None:
         if b'"luna_event"' in chunk.lines[index]:

@@ -7,6 +7,23 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """How far an input has been consumed: the offset, and the bytes just before it.
+
+    ``tail`` (up to :data:`TAIL_BYTES`) tells a file that was rewritten under the
+    same first line from one that only grew: if the bytes before the offset changed,
+    the offset means nothing any more.
+    """
+
+    path: str
+    offset: int
+    tail: bytes = b""
+
+
+TAIL_BYTES = 32
+
+
 @dataclass(slots=True)
 class Chunk:
     """Complete lines read from one input, and where they sit in it.
@@ -23,6 +40,13 @@ class Chunk:
     end: int
     lines: list[bytes]
     oversized: dict[int, int] = field(default_factory=dict)
+    tail: bytes = b""
+    """The last bytes before ``end`` (see :class:`Position`)."""
+
+    @property
+    def position(self) -> Position:
+        """Where the input stands once this chunk is acknowledged."""
+        return Position(self.path, self.end, self.tail)
 
     def offset_of(self, index: int) -> int:
         """Byte offset of line ``index`` in its input (for dead-letter records)."""
@@ -43,7 +67,7 @@ class Source(Protocol):
         """Whether every input is read up to its last complete line (for ``--once``)."""
         ...
 
-    def commit(self, positions: dict[str, tuple[str, int]]) -> None:
+    def commit(self, positions: dict[str, Position]) -> None:
         """Lines up to these offsets are acknowledged or in the buffer: remember that."""
         ...
 

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from luna_events.ship.checkpoints import Checkpoints
 from luna_events.ship.config import SourceConfig
-from luna_events.ship.sources import Chunk
+from luna_events.ship.sources import TAIL_BYTES, Chunk, Position
 
 READ_SIZE = 256 * 1024
 FINGERPRINT_BYTES = 4096
@@ -64,6 +64,8 @@ class _Tracked:
     """Bytes of an oversized line dropped so far (0 when not inside one)."""
     discard_prefix: bytes = b""
     idle_since: float = 0.0
+    tail: bytes = b""
+    """The bytes just before ``offset``, to notice a rewrite that keeps the first line."""
 
 
 class FileSource:
@@ -79,6 +81,7 @@ class FileSource:
         self.once = once
         self._tracked: dict[str, _Tracked] = {}
         self._next_glob = 0.0
+        self._first_discovery = True
 
     # discovery ------------------------------------------------------------------
 
@@ -111,9 +114,17 @@ class FileSource:
             if fingerprint is None or fingerprint in self._tracked:
                 handle.close()  # first line incomplete, or a copy of a tracked file
                 continue
-            saved = self.checkpoints.get(fingerprint)
-            if saved is None:
-                saved = stat.st_size if self.config.read_from == "end" else 0
+            position = self.checkpoints.get(fingerprint)
+            tail = b""
+            if position is None:
+                # "end" is for files that were there when the shipper started; a file
+                # that appears later (a rotation, a new service) is read from its start
+                at_start = self.config.read_from == "end" and self._first_discovery
+                saved = stat.st_size if at_start else 0
+            elif _still_there(handle, position.offset, position.tail, stat.st_size):
+                saved, tail = position.offset, position.tail
+            else:
+                saved = 0  # rewritten under the same first line: read it again
             handle.seek(saved)
             self._tracked[fingerprint] = _Tracked(
                 fingerprint,
@@ -123,7 +134,9 @@ class FileSource:
                 stat.st_ino,
                 saved,
                 idle_since=time.monotonic(),
+                tail=tail,
             )
+        self._first_discovery = False
 
     def _forget(self, tracked: _Tracked) -> None:
         tracked.handle.close()
@@ -154,7 +167,11 @@ class FileSource:
             if size == consumed:
                 return None  # nothing new (the cheap, common answer for idle files)
             first_line = os.pread(descriptor, FINGERPRINT_BYTES, 0)
-            if size < consumed or _fingerprint_bytes(first_line) != tracked.fingerprint:
+            if (
+                size < consumed
+                or _fingerprint_bytes(first_line) != tracked.fingerprint
+                or not _still_there(tracked.handle, tracked.offset, tracked.tail, size)
+            ):
                 self._forget(tracked)  # truncated or rewritten under us: look again
                 self._next_glob = 0.0
                 return None
@@ -175,12 +192,21 @@ class FileSource:
                     start = tracked.offset
                     tracked.offset += len(complete) + 1
                     tracked.pending = rest
-                    return Chunk(tracked.fingerprint, tracked.path, start, tracked.offset, lines)
+                    tracked.tail = _tail(tracked.tail, buffer[: len(complete) + 1])
+                    return Chunk(
+                        tracked.fingerprint,
+                        tracked.path,
+                        start,
+                        tracked.offset,
+                        lines,
+                        tail=tracked.tail,
+                    )
         return self._read_carefully(tracked, buffer)
 
     def _read_carefully(self, tracked: _Tracked, buffer: bytes) -> Chunk | None:
         """Line splitting when an oversized line is involved: keep its prefix, drop the rest."""
         limit = self.config.max_line_bytes
+        known_before = not tracked.discarding  # else the bytes before buffer[0] were dropped
         base = tracked.offset + tracked.discarding  # file offset of buffer[0]
         start = line_start = tracked.offset
         lines: list[bytes] = []
@@ -202,7 +228,10 @@ class FileSource:
             length = newline - position + tracked.discarding
             if tracked.discarding or length > limit:
                 oversized[len(lines)] = length
-                prefix = tracked.discard_prefix or buffer[position : position + OVERSIZED_PREFIX]
+                prefix = (
+                    tracked.discard_prefix
+                    or buffer[position : min(newline, position + OVERSIZED_PREFIX)]
+                )
                 lines.append(prefix)
                 tracked.discarding = 0
                 tracked.discard_prefix = b""
@@ -213,7 +242,10 @@ class FileSource:
         tracked.offset = line_start
         if not lines:
             return None
-        return Chunk(tracked.fingerprint, tracked.path, start, line_start, lines, oversized)
+        tracked.tail = _tail(tracked.tail if known_before else b"", buffer[: line_start - base])
+        return Chunk(
+            tracked.fingerprint, tracked.path, start, line_start, lines, oversized, tracked.tail
+        )
 
     def _finished(self, tracked: _Tracked, now: float) -> bool:
         """Let go of a file read to its end that is deleted, or no longer under its path."""
@@ -240,7 +272,7 @@ class FileSource:
                 return False
         return True
 
-    def commit(self, positions: dict[str, tuple[str, int]]) -> None:
+    def commit(self, positions: dict[str, Position]) -> None:
         self.checkpoints.update(positions)
 
     def close(self) -> None:
@@ -252,6 +284,22 @@ class FileSource:
     def files(self) -> dict[str, str]:
         """``path -> fingerprint`` of the files being read."""
         return {t.path: t.fingerprint for t in self._tracked.values()}
+
+
+def _tail(previous: bytes, consumed: bytes) -> bytes:
+    """The last :data:`TAIL_BYTES` of what has been consumed."""
+    if len(consumed) >= TAIL_BYTES:
+        return consumed[-TAIL_BYTES:]
+    return (previous + consumed)[-TAIL_BYTES:]
+
+
+def _still_there(handle: BinaryIO, offset: int, tail: bytes, size: int) -> bool:
+    """Whether the file still holds ``tail`` just before ``offset`` (it only grew)."""
+    if offset > size:
+        return False
+    if not tail:
+        return True
+    return os.pread(handle.fileno(), len(tail), offset - len(tail)) == tail
 
 
 def make_data_dir(path: Path) -> Path:

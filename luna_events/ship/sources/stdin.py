@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
-from luna_events.ship.sources import Chunk
+from luna_events.ship.sources import Chunk, Position
 
 
 class StdinSource:
@@ -51,7 +51,7 @@ class StdinSource:
     def at_end(self) -> bool:
         return self._ended
 
-    def commit(self, positions: dict[str, tuple[str, int]]) -> None:
+    def commit(self, positions: dict[str, Position]) -> None:
         """Standard input cannot be re-read: nothing to remember."""
 
     def close(self) -> None:
