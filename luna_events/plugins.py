@@ -77,7 +77,7 @@ class _Worker:
             if inspect.isawaitable(result):
                 loop.run_until_complete(asyncio.wait_for(result, self.timeout))
             self.stats.delivered += 1
-        except Exception:
+        except BaseException:  # isolation: even CancelledError or SystemExit stays here
             self.stats.failed += 1
             log.exception("plugin %s failed on a %s event", self.name, event.series)
 
@@ -98,9 +98,10 @@ class PluginRunner:
         self._workers = [_Worker(name, p, queue_size, timeout) for name, p in plugins.items()]
 
     def submit(self, event: Event) -> None:
-        """Queue ``event`` for every plugin; never blocks."""
+        """Queue a copy of ``event`` for every plugin; never blocks. Each plugin gets its
+        own copy, so none can change what is logged or what another plugin sees."""
         for worker in self._workers:
-            worker.submit(event)
+            worker.submit(Event(event.series, event.time_ns, dict(event.tags), dict(event.fields)))
 
     @property
     def stats(self) -> dict[str, PluginStats]:

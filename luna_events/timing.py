@@ -17,11 +17,11 @@ from __future__ import annotations
 import functools
 import inspect
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
 
 from luna_events.event import FieldValue, TagValue
@@ -52,6 +52,9 @@ def seconds_since(started: float) -> float:
     return round(time.perf_counter() - started, 9)
 
 
+_timer_starts: ContextVar[Mapping[int, tuple[float, ...]]] = ContextVar(
+    "luna_timer_starts", default=MappingProxyType({})
+)
 _current: ContextVar[MonitoringData | None] = ContextVar("luna_monitoring_data", default=None)
 
 
@@ -81,10 +84,13 @@ class monitor_time:  # used like a function: as a context manager and as a decor
     def __init__(self, field_name: str, data: MonitoringData | None = None) -> None:
         self.field_name = field_name
         self.data = data
-        self._started: list[float] = []
 
     def __enter__(self) -> monitor_time:
-        self._started.append(time.perf_counter())
+        # start times live in the context, so one timer shared by concurrent tasks
+        # or threads times each of them separately
+        starts = dict(_timer_starts.get())
+        starts[id(self)] = (*starts.get(id(self), ()), time.perf_counter())
+        _timer_starts.set(starts)
         return self
 
     def __exit__(
@@ -93,13 +99,25 @@ class monitor_time:  # used like a function: as a context manager and as a decor
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        elapsed = seconds_since(self._started.pop())
+        starts = dict(_timer_starts.get())
+        *earlier, started = starts[id(self)]
+        if earlier:
+            starts[id(self)] = tuple(earlier)
+        else:
+            del starts[id(self)]
+        _timer_starts.set(starts)
+        elapsed = seconds_since(started)
         data = self.data if self.data is not None else _current.get()
         if data is not None:
             previous = data.fields.get(self.field_name, 0.0)
             data.fields[self.field_name] = round(float(previous) + elapsed, 9)
 
     def __call__(self, func: F) -> F:
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise TypeError(
+                f"monitor_time cannot time the generator {func.__name__}: calling it only "
+                "creates the generator; time the block that consumes it instead"
+            )
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)

@@ -59,12 +59,11 @@ def subtask(
             status = data.fields.pop("status", None)
             if data.fields:
                 execution = series.subtask_execution(
-                    task_id=task_id,
-                    subtask_id=subtask_id,
-                    task_type=task_type,
-                    time_ns=started_ns,
-                    extra_tags=data.tags or None,
+                    task_id=task_id, subtask_id=subtask_id, task_type=task_type, time_ns=started_ns
                 )
+                # never raise from here: that would replace the subtask's own exception
+                for key, value in data.tags.items():
+                    execution.tags.setdefault(key, value)
                 execution.fields.update(data.fields)
                 monitor.emit(execution)
             monitor.emit(

@@ -9,6 +9,7 @@ the event's own time is ``luna_event.time`` in nanoseconds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -53,4 +54,9 @@ def render(
             "tags": with_service(event, service),
             "fields": event.fields,
         }
-    return orjson.dumps(line, default=str)
+    try:
+        return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        # ints beyond 64 bits, lone surrogates: still write the line (the shipper will
+        # dead-letter it with its reason) rather than lose the record
+        return json.dumps(line, default=str, separators=(",", ":")).encode()

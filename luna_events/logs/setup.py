@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from luna_events.logs.stdlib import JsonLineFormatter
-from luna_events.monitor import DEFAULT_LOGGER, Monitor, set_monitor
+from luna_events.monitor import DEFAULT_LOGGER, Monitor, get_monitor, set_monitor
 from luna_events.plugins import PluginRunner, load_plugins
 
 
@@ -26,26 +26,42 @@ class _DeferredQueueHandler(logging.handlers.QueueHandler):
         return record
 
 
+_ACTIVE: list[LoggingSetup] = []
+"""Set-ups not yet closed, oldest first."""
+
+
 @dataclass
 class LoggingSetup:
     """What :func:`configure_logging` set up; :meth:`close` flushes and detaches it."""
 
     logger: logging.Logger
     handler: logging.Handler
+    """The handler that writes (a file or stream handler)."""
+    installed: logging.Handler
+    """The handler added to ``logger``: the queue handler, or ``handler`` itself."""
     monitor: Monitor
+    previous_monitor: Monitor
     listener: logging.handlers.QueueListener | None = None
     plugins: PluginRunner | None = None
 
     def close(self) -> None:
-        """Write out everything queued, stop the threads, close the file."""
-        if self.listener is not None:
-            self.listener.stop()
-            self.listener = None
+        """Let the plugins finish, write out everything queued, close the file, and put
+        the previous monitor back. Only what this set-up added is removed."""
         if self.plugins is not None:
-            self.plugins.close()
+            self.plugins.close()  # may still log, through the handlers below
+            self.plugins = None
+        self.logger.removeHandler(self.installed)
+        if self.listener is not None:
+            self.listener.stop()  # writes out what is queued
+            self.listener = None
         self.handler.close()
-        for handler in list(self.logger.handlers):
-            self.logger.removeHandler(handler)
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        for later in _ACTIVE:  # splice this set-up out of the chain of monitors
+            if later.previous_monitor is self.monitor:
+                later.previous_monitor = self.previous_monitor
+        if get_monitor() is self.monitor:
+            set_monitor(self.previous_monitor)
 
 
 def configure_logging(
@@ -80,14 +96,17 @@ def configure_logging(
     listener = None
     if use_queue:
         records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        chosen.addHandler(_DeferredQueueHandler(records))
+        installed: logging.Handler = _DeferredQueueHandler(records)
+        chosen.addHandler(installed)
         listener = logging.handlers.QueueListener(records, target, respect_handler_level=True)
         listener.start()
     else:
+        installed = target
         chosen.addHandler(target)
     runner = PluginRunner(load_plugins(plugins)) if plugins else None
     monitor = Monitor(chosen, service=service, plugins=runner)
-    set_monitor(monitor)
-    setup = LoggingSetup(chosen, target, monitor, listener, runner)
+    previous = set_monitor(monitor)
+    setup = LoggingSetup(chosen, target, installed, monitor, previous, listener, runner)
+    _ACTIVE.append(setup)
     atexit.register(setup.close)
     return setup

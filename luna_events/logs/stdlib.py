@@ -11,6 +11,7 @@ ordinary JSON log line in the same stream.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -58,6 +59,15 @@ class JsonLineFormatter(OrjsonFormatter):
         )
         super().__init__(**kwargs)
         self.service = service
+
+    def jsonify_log_record(self, log_data: Any) -> str:
+        """python-json-logger's orjson output, falling back to the json module for
+        values orjson refuses (ints beyond 64 bits, lone surrogates)."""
+        try:
+            text: str = super().jsonify_log_record(log_data)
+            return text
+        except TypeError:
+            return json.dumps(log_data, default=str, separators=(",", ":"))
 
     def format(self, record: logging.LogRecord) -> str:
         event = record.__dict__.get(FORMAT_KEY)

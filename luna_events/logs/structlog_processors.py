@@ -19,11 +19,13 @@ removes ProcessorFormatter's ``_record`` and ``_from_structlog`` keys itself.
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
-from luna_events.event import FORMAT_KEY, Event
+from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
 from luna_events.logs.line import render
 from luna_events.monitor import DEFAULT_LOGGER
 
@@ -38,6 +40,17 @@ _LEVELS = {
     "debug": "DEBUG",
 }
 _META = ("_record", "_from_structlog")
+
+
+def _traceback(exc_info: Any) -> str:
+    """A traceback as text, from ``True`` (the current exception), an exception or a tuple."""
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    if not isinstance(exc_info, tuple) or exc_info[0] is None:
+        return str(exc_info)
+    return "".join(traceback.format_exception(*exc_info)).rstrip("\n")
 
 
 class LunaLineRenderer:
@@ -74,6 +87,14 @@ class LunaLineRenderer:
         event_dict.pop("_from_structlog", None)
         message = event_dict.pop("event", "")
         event = event_dict.pop(FORMAT_KEY, None)
+        if record is not None and event is None:
+            # a stdlib record (logger.info(..., extra=event.extra()) or Monitor.emit)
+            # rendered through ProcessorFormatter: the event rides on the record
+            event = record.__dict__.get(FORMAT_KEY)
+            event_dict.update(record.__dict__.get(CONTEXT_KEY) or {})
+        exc_info = event_dict.pop("exc_info", None) or (record.exc_info if record else None)
+        if exc_info:
+            event_dict["exc_info"] = _traceback(exc_info)
         if record is not None:
             timestamp: float | str = record.created
             level = record.levelname

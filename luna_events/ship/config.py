@@ -148,11 +148,23 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _table(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+def _table(data: Mapping[str, Any], key: str, kind: type[Any] | None = None) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"[{key}] must be a table")
+    if kind is not None:
+        unknown = sorted(set(value) - set(kind.__dataclass_fields__))
+        if unknown:
+            known = ", ".join(sorted(kind.__dataclass_fields__))
+            raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [{key}]; known: {known}")
     return dict(value)
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from None
 
 
 def _sink(table: dict[str, Any]) -> SinkConfig:
@@ -169,18 +181,28 @@ def _sink(table: dict[str, Any]) -> SinkConfig:
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> ShipConfig:
     """Read ``path`` (TOML) if given, then apply ``LUNA_MONITORING_*`` variables."""
-    data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8")) if path else {}
-    config = ShipConfig(
-        enabled=bool(data.get("enabled", True)),
-        data_dir=Path(data.get("data_dir", ShipConfig.data_dir)),
-        source=SourceConfig(**_table(data, "source")),
-        sink=_sink(_table(data, "sink")),
-        batch=BatchConfig(**_table(data, "batch")),
-        buffer=BufferConfig(**_table(data, "buffer")),
-        retry=RetryConfig(**_table(data, "retry")),
-        dead_letter_path=Path(data["dead_letter_path"]) if "dead_letter_path" in data else None,
-        metrics_interval_secs=float(data.get("metrics_interval_secs", 10.0)),
-    )
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8")) if path else {}
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    top = {"enabled", "data_dir", "source", "sink", "batch", "buffer", "retry"}
+    unknown = sorted(set(data) - top - {"dead_letter_path", "metrics_interval_secs"})
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} at the top of {path}")
+    try:
+        config = ShipConfig(
+            enabled=bool(data.get("enabled", True)),
+            data_dir=Path(data.get("data_dir", ShipConfig.data_dir)),
+            source=SourceConfig(**_table(data, "source", SourceConfig)),
+            sink=_sink(_table(data, "sink")),
+            batch=BatchConfig(**_table(data, "batch", BatchConfig)),
+            buffer=BufferConfig(**_table(data, "buffer", BufferConfig)),
+            retry=RetryConfig(**_table(data, "retry", RetryConfig)),
+            dead_letter_path=Path(data["dead_letter_path"]) if "dead_letter_path" in data else None,
+            metrics_interval_secs=float(data.get("metrics_interval_secs", 10.0)),
+        )
+    except TypeError as error:
+        raise ConfigError(f"{path}: {error}") from None
     apply_environment(config, os.environ if environ is None else environ)
     return config
 
@@ -217,6 +239,6 @@ def apply_environment(config: ShipConfig, environ: Mapping[str, str]) -> None:
     if (verify := get("SSL_VERIFY")) is not None:
         sink.verify_ssl = _truthy(verify)
     if (period := get("FLUSHING_PERIOD")) is not None:
-        config.batch.timeout_secs = float(period)
+        config.batch.timeout_secs = _number(period, ENV_PREFIX + "FLUSHING_PERIOD")
     if (data_dir := environ.get("LUNA_EVENTS_DATA_DIR")) is not None:
         config.data_dir = Path(data_dir)

@@ -1,0 +1,194 @@
+"""Edges of the emitting side: values orjson refuses, the structlog bridge, set-up
+lifecycles, plugin isolation, shared timers, config mistakes."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+import structlog
+
+from luna_events import series
+from luna_events.event import Event
+from luna_events.helpers.tasks import subtask
+from luna_events.jsonline import LineKind, event_from_line, parse_line
+from luna_events.logs.setup import configure_logging
+from luna_events.logs.structlog_processors import LunaLineRenderer
+from luna_events.monitor import get_monitor
+from luna_events.plugins import PluginRunner
+from luna_events.ship.config import ConfigError, load
+from luna_events.timing import MonitoringData, monitor_time
+
+from .test_emit import EVENT, capturing_monitor, stdlib_logger
+
+
+def test_values_orjson_refuses_still_give_one_line_that_the_shipper_can_judge():
+    stream = io.StringIO()
+    logger = stdlib_logger(stream)
+    huge = Event(
+        "worker_queue",
+        1,
+        {"task_id": 1, "subtask_id": 2, "task_type": 3},
+        {"transport_time": 2**64},
+    )
+    logger.info("queue", extra=huge.extra())
+    logger.info("file %s", "bad\udcffname")
+    logger.info("n", extra={"n": 2**70})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3, "no record lost"
+    assert parse_line(lines[0]).kind is LineKind.EVENT  # parsed by the json fallback
+    assert orjson.loads(lines[2])["n"] == str(2**70) or orjson.loads(lines[2])["n"] == 2**70
+
+
+def test_a_stdlib_record_through_processorformatter_keeps_its_event_and_traceback():
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(processors=[LunaLineRenderer(as_str=True)])
+    )
+    logger = logging.getLogger("test.bridge")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.info("queue", extra=EVENT.extra(host="h1"))
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        logger.exception("failed", extra=EVENT.extra())
+    first, second = stream.getvalue().splitlines()
+    assert event_from_line(first) == EVENT and orjson.loads(first)["host"] == "h1"
+    assert "RuntimeError: boom" in orjson.loads(second)["exc_info"]
+
+
+def test_structlog_exception_writes_the_traceback():
+    buffer = io.BytesIO()
+    structlog.configure(
+        processors=[LunaLineRenderer()],
+        logger_factory=structlog.BytesLoggerFactory(buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+    try:
+        raise ValueError("bad value")
+    except ValueError:
+        structlog.get_logger().exception("failed", luna_event=EVENT)
+    structlog.reset_defaults()
+    document = orjson.loads(buffer.getvalue().splitlines()[0])
+    assert "ValueError: bad value" in document["exc_info"]
+    assert document["luna_event"]["series"] == "worker_queue"
+
+
+def test_two_setups_close_independently_and_restore_the_monitor(tmp_path: Path):
+    before = get_monitor()
+    first = configure_logging(service="luna-tasks", path=tmp_path / "a.log", logger="test.twice")
+    second = configure_logging(service="luna-tasks", path=tmp_path / "b.log", logger="test.twice")
+    first.close()
+    assert get_monitor() is second.monitor
+    second.monitor.emit(
+        series.requests(
+            service="luna-tasks",
+            route="GET:/x",
+            status_code=200,
+            request_id="r",
+            execution_time=0.1,
+        )
+    )
+    second.close()
+    assert get_monitor() is before
+    assert len((tmp_path / "b.log").read_text().splitlines()) == 1
+
+
+def test_a_plugin_raising_cancelled_error_keeps_its_thread_and_cannot_change_the_event():
+    seen: list[Event] = []
+
+    async def cancelling(event: Event) -> None:
+        raise asyncio.CancelledError
+
+    def mutating(event: Event) -> None:
+        event.tags["service"] = "changed"
+        seen.append(event)
+
+    runner = PluginRunner({"cancelling": cancelling, "mutating": mutating})
+    monitor, captured = capturing_monitor("luna-tasks-worker")
+    monitor.plugins = runner
+    for _ in range(3):
+        monitor.emit(EVENT)
+    runner.close()
+    assert runner.stats["cancelling"].failed == 3 and runner.stats["cancelling"].dropped == 0
+    assert len(seen) == 3 and all(e.tags["service"] == "luna-tasks-worker" for e in captured.events)
+
+
+def test_one_timer_shared_by_overlapping_tasks_times_each_of_them():
+    timer = monitor_time("execution_time")
+
+    async def job(seconds: float) -> float:
+        data = MonitoringData()
+        timer.data = None
+        with monitor_time("execution_time", data):
+            pass
+        from luna_events.timing import collecting
+
+        with collecting(data), timer:
+            await asyncio.sleep(seconds)
+        return float(data.fields["execution_time"])
+
+    async def both() -> list[float]:
+        return list(await asyncio.gather(job(0.3), job(0.1)))
+
+    slow, fast = asyncio.run(both())
+    assert 0.28 <= slow < 0.45 and 0.08 <= fast < 0.25
+
+
+def test_generators_cannot_be_timed_by_decoration():
+    with pytest.raises(TypeError, match="cannot time the generator"):
+
+        @monitor_time("x")
+        def numbers():
+            yield 1
+
+
+def test_a_subtask_keeps_its_own_exception_whatever_its_tags():
+    monitor, captured = capturing_monitor("luna-tasks-worker")
+
+    class Boom(Exception):
+        pass
+
+    with (
+        pytest.raises(Boom),
+        subtask(task_id=1, subtask_id=2, task_type=3, monitor=monitor) as data,
+    ):
+        data.tags["service"] = "oops"
+        data.fields["linked_faces"] = 1
+        raise Boom
+    assert [e.series for e in captured.events] == [
+        "subtask_errors",
+        "subtask_execution",
+        "subtask_final",
+    ]
+
+
+def test_config_mistakes_are_clear_errors_not_tracebacks(tmp_path: Path):
+    bad = tmp_path / "ship.toml"
+    bad.write_text("[batch]\nmax_event = 10\n")
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) max_event in \[batch\]; known: max_bytes"
+    ):
+        load(bad, environ={})
+    bad.write_text("data_dir = 5\n")
+    with pytest.raises(ConfigError):
+        load(bad, environ={})
+    with pytest.raises(ConfigError, match="LUNA_MONITORING_FLUSHING_PERIOD must be a number"):
+        load(None, environ={"LUNA_MONITORING_FLUSHING_PERIOD": "soon"})
+    bad.write_text("[batch]\nmax_event = 10\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(bad), "--once"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert b"unknown key(s) max_event" in result.stderr
