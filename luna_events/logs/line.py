@@ -55,8 +55,8 @@ def render(
             "fields": event.fields,
         }
     try:
-        return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(line, default=str)
     except TypeError:
-        # ints beyond 64 bits, lone surrogates: still write the line (the shipper will
-        # dead-letter it with its reason) rather than lose the record
+        # ints beyond 64 bits, lone surrogates, keys that are not strings: still write
+        # the line (the shipper dead-letters it with its reason), never lose the record
         return json.dumps(line, default=str, separators=(",", ":")).encode()
