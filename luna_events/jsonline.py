@@ -29,6 +29,7 @@ FORMAT_VERSION = 1
 """The version written in ``luna_event.v``; readers reject versions they do not know."""
 
 _MARKER = b'"' + FORMAT_KEY.encode() + b'"'
+_BOM = b"\xef\xbb\xbf"
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -78,6 +79,8 @@ def parse_line(line: bytes | str, *, max_bytes: int = limits.MAX_LINE_BYTES) -> 
     """Read one line (without or with its trailing newline) of a JSON log stream."""
     raw = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
     raw = raw.rstrip(b"\r\n")
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM) :]  # a file written with a byte order mark: its first line
     marked = _MARKER in raw
     if len(raw) > max_bytes:
         if marked:

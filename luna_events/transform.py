@@ -83,7 +83,7 @@ class Transform:
         if len(raw) <= self.max_bytes and raw[:1] == b"{":
             try:
                 payload = _decode_envelope(raw).luna_event
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 return self._slow(raw)
             if payload.v == FORMAT_VERSION:
                 series = payload.series
@@ -98,7 +98,7 @@ class Transform:
         if len(line) <= self.max_bytes and line[:1] == b"{":
             try:
                 payload = _decode_envelope(line).luna_event
-            except (msgspec.DecodeError, UnicodeDecodeError):
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
                 return None
             if payload.v == FORMAT_VERSION:
                 return self._encoder.encode(

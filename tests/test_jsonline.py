@@ -113,3 +113,14 @@ def test_transform_line_gives_line_protocol_or_reasons():
     bad = transform_line(to_json_line(Event("requests", 1, {}, {"execution_time": "x"})))
     assert bad.kind is LineKind.INVALID
     assert "required tag 'service' is missing" in bad.error
+
+
+def test_a_byte_order_mark_and_deep_nesting_do_not_break_reading():
+    line = b"\xef\xbb\xbf" + to_json_line(EVENT)
+    assert event_from_line(line) == EVENT
+    assert transform_line(line).line_protocol == transform_line(to_json_line(EVENT)).line_protocol
+    deep = b'{"a":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert transform_line(deep).kind is LineKind.ORDINARY
+    from luna_events.transform import Transform
+
+    assert Transform().encode(deep) is None

@@ -161,7 +161,7 @@ class Topology:
                 )
                 self.stats.events_dead_lettered += 1
                 events += 1
-            elif outcome.kind is LineKind.EVENT:  # never: encode() takes every valid line
+            elif outcome.kind is LineKind.EVENT:  # valid, but not on the fast path (a BOM)
                 append(outcome.line_protocol or "")
             else:
                 self.stats.lines_skipped += 1
