@@ -259,6 +259,19 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+@contextmanager
+def wsgi_server(app: Any) -> Iterator[str]:
+    """``app`` under wsgiref on a free port, in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", free_port(), app, handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_wsgi_middleware_with_flask_under_wsgiref(tmp_path: Path):
     from flask import Flask, jsonify
 
@@ -294,14 +307,8 @@ def test_wsgi_middleware_with_flask_under_wsgiref(tmp_path: Path):
 
     with monitoring(tmp_path) as (_, log):
         monitor_flask(app)
-        server = make_server("127.0.0.1", free_port(), app, handler_class=QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            responses = hit(f"http://127.0.0.1:{server.server_port}")
-        finally:
-            server.shutdown()
-            server.server_close()
+        with wsgi_server(app) as url:
+            responses = hit(url)
     check_log(log, responses)
 
 
@@ -371,15 +378,8 @@ def test_flask_route_is_known_even_when_an_earlier_hook_answers(tmp_path: Path):
 
     with monitoring(tmp_path) as (_, log):
         monitor_flask(app)
-        server = make_server("127.0.0.1", free_port(), app, handler_class=QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{server.server_port}") as client:
-                assert client.get("/tasks/5", headers={"X-Deny": "1"}).status_code == 401
-        finally:
-            server.shutdown()
-            server.server_close()
+        with wsgi_server(app) as url, httpx.Client(base_url=url) as client:
+            assert client.get("/tasks/5", headers={"X-Deny": "1"}).status_code == 401
     events = [parse_line(line).event for line in log.read_text().splitlines()]
     errors = [e for e in events if e and e.series == "errors"]
     assert [(e.tags["route"], e.tags["error_code"]) for e in errors] == [
