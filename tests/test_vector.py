@@ -442,30 +442,28 @@ def _vector_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def run_vector(tmp_path: Path, *arguments: str) -> None:
+    """One ``vector`` command that must succeed."""
+    result = subprocess.run(
+        [str(VECTOR), *arguments],
+        env=_vector_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @needs_vector
 @pytest.mark.parametrize("name", CONFIGS)
 def test_vector_validate(tmp_path: Path, name: str):
     (tmp_path / "vector-data").mkdir()
-    result = subprocess.run(
-        [str(VECTOR), "validate", "--no-environment", str(VECTOR_DIR / name)],
-        env=_vector_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_vector(tmp_path, "validate", "--no-environment", str(VECTOR_DIR / name))
 
 
 @needs_vector
 def test_vector_test(tmp_path: Path):
-    result = subprocess.run(
-        [str(VECTOR), "test", str(VECTOR_DIR / "agent.yaml")],
-        env=_vector_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_vector(tmp_path, "test", str(VECTOR_DIR / "agent.yaml"))
 
 
 @needs_vector
