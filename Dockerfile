@@ -3,7 +3,8 @@ FROM python:3.12-slim
 WORKDIR /opt/luna-events
 COPY pyproject.toml README.md ./
 COPY luna_events ./luna_events
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 luna \
+# the simulated services need the lean install; the shipper needs [ship]
+RUN pip install --no-cache-dir '.[ship]' && useradd --system --uid 10001 luna \
     && mkdir -p /var/log/luna /var/lib/luna-events \
     && chown luna: /var/log/luna /var/lib/luna-events
 # (a new named volume takes the owner of the directory it is mounted on)

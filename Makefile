@@ -1,6 +1,7 @@
 # luna-events: every target sets up what it needs on a fresh machine.
 #   make demo   - private InfluxDB, simulated traffic, summary
-#   make test   - ruff, mypy and the whole test suite against private servers
+#   make test   - ruff, mypy, the lean install check and the whole test suite
+#   make lean   - a fresh venv with `pip install luna-events` (no extras) emits events
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -8,6 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The [test] extra brings [ship] and [dev] (the shipper, generators and demo).
 # Python 3.12 (vector-vrl needs it). The pyenv shim fails without PYENV_VERSION,
 # so look for real interpreters first.
 PYTHON312 ?= $(shell for p in "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.12*/bin/python3.12 \
@@ -17,11 +19,13 @@ PYTHON312 ?= $(shell for p in "$${PYENV_ROOT:-$$HOME/.pyenv}"/versions/3.12*/bin
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv servers test lint pytest demo bench generate clean
+.PHONY: help venv servers test lint lean pytest unit demo bench generate clean
 
 help:
 	@echo "make demo      run the demo against a private InfluxDB"
-	@echo "make test      ruff, mypy and every test (installs what it needs)"
+	@echo "make test      ruff, mypy, the lean install check and every test (installs what it needs)"
+	@echo "make unit      the tests that need no server (pytest -m 'not server')"
+	@echo "make lean      the package without extras, in a fresh venv, emits and imports no extra"
 	@echo "make bench     run the benchmarks in benchmarks/ (figures: docs/performance.md)"
 	@echo "make generate  regenerate the files derived from the catalog"
 
@@ -47,10 +51,16 @@ lint: venv
 	$(BIN)/ruff format --check luna_events tests benchmarks
 	$(BIN)/mypy
 
+lean: venv
+	$(BIN)/python tests/lean_install_check.py
+
 pytest: venv servers
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: lint pytest
+unit: venv
+	$(BIN)/pytest -m "not server" $(PYTEST_ARGS)
+
+test: lint lean pytest
 
 demo: venv servers
 	$(BIN)/luna-events demo

@@ -6,8 +6,6 @@ from typing import Any
 
 import click
 import orjson
-from rich.console import Console
-from rich.table import Table
 
 from luna_events.catalog import CATALOG, FieldSpec, SeriesSpec, TagSpec
 
@@ -60,6 +58,15 @@ def catalog(format_: str, only: tuple[str, ...]) -> None:
     if format_ == "json":
         data = [_series_json(spec) for spec in specs]
         click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+        return
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ModuleNotFoundError:  # the lean install has no rich: plain text
+        for spec in specs:
+            click.echo(f"{spec.name} ({', '.join(spec.services)}): {spec.description}")
+            click.echo(f"  tags:   {_describe(spec.tags).replace(chr(10), ', ')}")
+            click.echo(f"  fields: {_describe(spec.fields).replace(chr(10), ', ')}")
         return
     table = Table(title=f"{len(specs)} series", show_lines=True)
     for column in ("series", "services", "tags", "fields"):

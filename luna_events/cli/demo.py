@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from luna_events.demo.run import run_demo
+from luna_events.cli import requires_extra
 from luna_events.demo.services import simulate_forever
 
 
@@ -33,6 +33,8 @@ def demo(duration: float, rate: float, svg: Path | None) -> None:
 
     Prints what arrived per series, and exits 1 if anything sent did not arrive.
     """
+    with requires_extra("demo", "dev"):
+        from luna_events.demo.run import run_demo
     summaries = run_demo(duration, rate, svg=svg)
     if any(s.sent != s.arrived for s in summaries):
         raise SystemExit(1)
