@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from luna_events.catalog import CATALOG
 from luna_events.demo.run import run_demo
+
+pytestmark = pytest.mark.server  # the demo starts its own InfluxDB
 
 
 def test_demo_traffic_arrives_whole_in_a_private_influxdb():

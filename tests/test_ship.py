@@ -32,6 +32,8 @@ from .shipping import (
     write_toml,
 )
 
+pytestmark = pytest.mark.server
+
 
 def load_config(tmp_path: Path, data: dict[str, Any]) -> ShipConfig:
     return load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={})
