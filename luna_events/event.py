@@ -62,11 +62,32 @@ def to_ns(seconds: float) -> int:
     return round(seconds * 1_000_000_000)
 
 
+HTTP_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+    | {"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "SEARCH", "QUERY"}
+)
+"""The methods :func:`route` accepts (RFC 9110, PATCH, WebDAV, QUERY), upper case."""
+
+
 def route(method: str, resource: str) -> str:
-    """Build a ``route`` tag value: ``"METHOD:/resource"`` (the seed's ``getRoute``).
+    """Build a ``route`` tag value: ``"METHOD:/resource"`` (the seed's ``getRoute``,
+    whose arguments came the other way round: ``getRoute(resource, method)``).
 
     Pass the route *template* (``/tasks/{task_id}``), never the raw path, so the
-    number of distinct routes stays bounded.
+    number of distinct routes stays bounded. A ``method`` that is not an HTTP method
+    is refused at once, so swapped arguments cannot pass unnoticed.
     """
+    if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+        hint = (
+            f"; the arguments are swapped: route({resource!r}, {method!r})"
+            if isinstance(resource, str) and resource.upper() in HTTP_METHODS
+            else ""
+        )
+        raise ValueError(f"route(method, resource): {method!r} is not an HTTP method{hint}")
+    return route_tag(method, resource)
+
+
+def route_tag(method: str, resource: str) -> str:
+    """``"METHOD:/resource"`` for a method the server already parsed (no check)."""
     resource = resource if resource.startswith("/") else "/" + resource
     return f"{method.upper()}:{resource}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from luna_events.checking import check_strictly, strict_from_env, warn_problems
 from luna_events.event import FORMAT_KEY, Event
+from luna_events.guard import report_error, series_of
 
 if TYPE_CHECKING:
     from luna_events.plugins import PluginRunner
@@ -16,7 +18,10 @@ DEFAULT_LOGGER = "luna.monitoring"
 class Monitor:
     """Emits finished events: one log record each, then a hand-off to every plugin.
 
-    ``service`` fills in the ``service`` tag of events that lack one.
+    ``service`` fills in the ``service`` tag of events that lack one. With ``strict``
+    (default: the ``LUNA_EVENTS_STRICT`` environment variable) an invalid event raises
+    :class:`~luna_events.errors.InvalidEvent`; otherwise :meth:`emit` never raises:
+    what goes wrong is reported once per kind and counted (:mod:`luna_events.guard`).
     """
 
     def __init__(
@@ -25,19 +30,42 @@ class Monitor:
         *,
         service: str | None = None,
         plugins: PluginRunner | None = None,
+        strict: bool | None = None,
     ) -> None:
         self.logger = logger or logging.getLogger(DEFAULT_LOGGER)
         self.service = service
         self.plugins = plugins
+        self.strict = strict_from_env() if strict is None else strict
 
     def emit(self, event: Event, message: str | None = None) -> None:
-        """Log ``event`` as a monitoring line and pass it to the plugins. Never raises
-        for a plugin's sake: plugins run isolated, off this thread."""
-        if self.service is not None and "service" not in event.tags:
-            event.tags["service"] = self.service
-        self.logger.info(message or event.series, extra={FORMAT_KEY: event})
+        """Log ``event`` as a monitoring line and pass it to the plugins.
+
+        Plugins run isolated, off this thread. In strict mode an invalid event raises
+        :class:`~luna_events.errors.InvalidEvent` and is not written; otherwise nothing
+        raises from here."""
+        if type(event) is not Event:
+            if self.strict:
+                check_strictly(event)
+            warn_problems(event, "emit")
+            return
+        try:
+            if self.service is not None and "service" not in event.tags:
+                event.tags["service"] = self.service
+        except Exception as error:  # tags that are not a dict
+            report_error("emit", series_of(event), error)
+        if self.strict:
+            check_strictly(event)
+            self.logger.info(message or event.series, extra={FORMAT_KEY: event})
+        else:
+            try:
+                self.logger.info(message or event.series, extra={FORMAT_KEY: event})
+            except Exception as error:
+                report_error("emit", series_of(event), error)
         if self.plugins is not None:
-            self.plugins.submit(event)
+            try:
+                self.plugins.submit(event)
+            except Exception as error:
+                report_error("plugins", series_of(event), error)
 
 
 _current = Monitor()
@@ -56,5 +84,5 @@ def set_monitor(monitor: Monitor) -> Monitor:
 
 
 def emit(event: Event, message: str | None = None) -> None:
-    """Emit ``event`` through the process-wide monitor."""
+    """Emit ``event`` through the process-wide monitor (see :meth:`Monitor.emit`)."""
     _current.emit(event, message)

@@ -25,6 +25,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
 
 from luna_events.event import FieldValue, TagValue
+from luna_events.guard import report, report_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,6 +83,20 @@ class monitor_time:  # used like a function: as a context manager and as a decor
     """
 
     def __init__(self, field_name: str, data: MonitoringData | None = None) -> None:
+        if isinstance(field_name, MonitoringData) or not isinstance(field_name, str):
+            swapped = isinstance(field_name, MonitoringData) and isinstance(data, str)
+            raise TypeError(
+                f"monitor_time(field_name, data=None): the arguments are swapped; write "
+                f"monitor_time({data!r}, data) (the seed's monitorTime took (data, field_name))"
+                if swapped
+                else f"monitor_time(field_name, ...): field_name must be a str, got "
+                f"{type(field_name).__name__}"
+            )
+        if data is not None and not isinstance(data, MonitoringData):
+            raise TypeError(
+                "monitor_time(field_name, data): data must be a MonitoringData "
+                f"(DataForMonitoring), got {type(data).__name__}"
+            )
         self.field_name = field_name
         self.data = data
 
@@ -99,6 +114,12 @@ class monitor_time:  # used like a function: as a context manager and as a decor
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        try:
+            self._record()
+        except Exception as error:  # never replace the block's own outcome
+            report_error("timing", self.field_name, error)
+
+    def _record(self) -> None:
         starts = dict(_timer_starts.get())
         *earlier, started = starts[id(self)]
         if earlier:
@@ -110,7 +131,15 @@ class monitor_time:  # used like a function: as a context manager and as a decor
         data = self.data if self.data is not None else _current.get()
         if data is not None:
             previous = data.fields.get(self.field_name, 0.0)
-            data.fields[self.field_name] = round(float(previous) + elapsed, 9)
+            if type(previous) is not float and type(previous) is not int:
+                report(
+                    "timing",
+                    self.field_name,
+                    "fields wrong_type",
+                    f"the field already holds a {type(previous).__name__}; the timing replaces it",
+                )
+                previous = 0.0
+            data.fields[self.field_name] = round(previous + elapsed, 9)
 
     def __call__(self, func: F) -> F:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):

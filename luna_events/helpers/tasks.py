@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from luna_events import series
-from luna_events.event import now_ns
+from luna_events.checking import merge_extras
+from luna_events.event import Event, now_ns
+from luna_events.guard import report, report_error
 from luna_events.monitor import Monitor, get_monitor
 from luna_events.timing import MonitoringData, collecting, seconds_since
 
@@ -35,46 +38,80 @@ def subtask(
     ... or with :class:`~luna_events.timing.monitor_time`) go into
     ``subtask_execution``; ``subtask_final`` gets the execution time (and ``status``
     if set in ``data.fields``). An exception also emits ``subtask_errors`` with its
-    ``error_code`` attribute (1 when it has none) and is re-raised.
+    ``error_code`` attribute (1 when it has none) and is re-raised untouched.
+    Nothing here raises into the subtask: monitoring problems are reported.
     """
     monitor = monitor or get_monitor()
     started_ns = now_ns()
     started = time.perf_counter()
+    ids = _Ids(task_id, subtask_id, task_type)
     with collecting() as data:
         try:
             yield data
         except BaseException as error:
             code = getattr(error, "error_code", UNKNOWN_ERROR)
-            monitor.emit(
-                series.subtask_errors(
+            _guarded(
+                monitor,
+                "subtask_errors",
+                lambda: series.subtask_errors(
                     task_id=task_id,
                     subtask_id=subtask_id,
                     task_type=task_type,
-                    error_code=code if isinstance(code, int) else UNKNOWN_ERROR,
-                )
+                    error_code=code if type(code) is int else UNKNOWN_ERROR,
+                ),
             )
             raise
         finally:
             elapsed = seconds_since(started)
-            status = data.fields.pop("status", None)
-            if data.fields:
-                execution = series.subtask_execution(
-                    task_id=task_id, subtask_id=subtask_id, task_type=task_type, time_ns=started_ns
-                )
-                # never raise from here: that would replace the subtask's own exception
-                for key, value in data.tags.items():
-                    execution.tags.setdefault(key, value)
-                execution.fields.update(data.fields)
-                monitor.emit(execution)
-            monitor.emit(
-                series.subtask_final(
+            status = _status(data)
+            _guarded(monitor, "subtask_execution", lambda: _execution(data, ids, started_ns))
+            _guarded(
+                monitor,
+                "subtask_final",
+                lambda: series.subtask_final(
                     task_id=task_id,
                     subtask_id=subtask_id,
                     task_type=task_type,
                     execution_time=elapsed,
-                    status=status if isinstance(status, int) else None,
-                )
+                    status=status,
+                ),
             )
+
+
+def _status(data: MonitoringData) -> int | None:
+    status = data.fields.pop("status", None)
+    if status is not None and type(status) is not int:
+        report(
+            "tasks", "subtask_final", "fields.status wrong_type", "status must be an int; left out"
+        )
+        return None
+    return status
+
+
+class _Ids(NamedTuple):
+    task_id: int
+    subtask_id: int
+    task_type: int
+
+
+def _execution(data: MonitoringData, ids: _Ids, started_ns: int) -> Event | None:
+    if not data.fields:
+        return None
+    execution = series.subtask_execution(
+        task_id=ids.task_id, subtask_id=ids.subtask_id, task_type=ids.task_type, time_ns=started_ns
+    )
+    return merge_extras(execution, data.tags, data.fields, where="tasks")
+
+
+def _guarded(monitor: Monitor, name: str, build: Callable[[], Event | None]) -> None:
+    """Build and emit one event; report instead of raising (strict mode still raises)."""
+    try:
+        event = build()
+    except Exception as error:
+        report_error("tasks", name, error)
+        return
+    if event is not None:
+        monitor.emit(event)
 
 
 def worker_queue(
@@ -87,13 +124,15 @@ def worker_queue(
 ) -> None:
     """Emit ``worker_queue``: seconds from a worker receiving the subtask (``received_at``,
     a ``time.time()``) until it starts now."""
-    (monitor or get_monitor()).emit(
-        series.worker_queue(
+    _guarded(
+        monitor or get_monitor(),
+        "worker_queue",
+        lambda: series.worker_queue(
             task_id=task_id,
             subtask_id=subtask_id,
             task_type=task_type,
             transport_time=max(0.0, round(time.time() - received_at, 9)),
-        )
+        ),
     )
 
 
@@ -102,10 +141,12 @@ def worker_request(
 ) -> None:
     """Emit ``worker_requests``: seconds from starting to send the task's subtasks
     (``sending_started_at``, a ``time.time()``) until this one was sent, now."""
-    (monitor or get_monitor()).emit(
-        series.worker_requests(
+    _guarded(
+        monitor or get_monitor(),
+        "worker_requests",
+        lambda: series.worker_requests(
             task_id=task_id,
             subtask_id=subtask_id,
             transport_time=max(0.0, round(time.time() - sending_started_at, 9)),
-        )
+        ),
     )

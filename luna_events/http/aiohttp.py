@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from luna_events.guard import report_error
 from luna_events.http.core import (
     UNKNOWN_ERROR,
     RequestRecord,
@@ -61,5 +62,9 @@ def monitoring_middleware(
 
 
 def _resource(request: web.Request) -> str | None:
-    resource = request.match_info.route.resource
-    return resource.canonical if resource is not None else None
+    try:
+        resource = request.match_info.route.resource
+        return resource.canonical if resource is not None else None
+    except Exception as error:
+        report_error("http", "requests", error)
+        return None

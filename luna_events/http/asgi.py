@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from luna_events.guard import report_error
 from luna_events.http.core import (
     ERROR_BODY_LIMIT,
     UNKNOWN_ERROR,
@@ -82,6 +83,14 @@ class MonitoringMiddleware:
 
 
 def _resource(scope: Scope, root_path: str) -> str | None:
+    try:
+        return _template_of(scope, root_path)
+    except Exception as error:
+        report_error("http", "requests", error)
+        return None
+
+
+def _template_of(scope: Scope, root_path: str) -> str | None:
     matched = scope.get("route")
     path = getattr(matched, "path", None)
     if not isinstance(path, str) or not hasattr(matched, "endpoint"):

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 import orjson
 
 from luna_events import series
-from luna_events.event import route
+from luna_events.checking import merge_extras
+from luna_events.event import route_tag
+from luna_events.guard import report, report_error
 from luna_events.monitor import Monitor, get_monitor
 from luna_events.timing import MonitoringData, seconds_since
 
@@ -56,7 +58,7 @@ def error_code_from_body(body: bytes, content_type: str | None) -> int | None:
         return None
     try:
         document = orjson.loads(body[:ERROR_BODY_LIMIT])
-    except orjson.JSONDecodeError:
+    except (orjson.JSONDecodeError, TypeError):
         return None
     code = document.get("error_code") if isinstance(document, dict) else None
     return code if type(code) is int else None
@@ -75,34 +77,50 @@ class RequestRecord:
     data: MonitoringData = field(default_factory=MonitoringData)
 
     def finish(self, resource: str | None, status: int, error_code: int | None = None) -> None:
-        """Emit ``requests``, and ``errors`` when ``status`` is 400 or more."""
+        """Emit ``requests``, and ``errors`` when ``status`` is 400 or more.
+
+        The request's additional tags and fields (:func:`~luna_events.request_data`)
+        are added where they fit (see :func:`~luna_events.checking.merge_extras`).
+        Never raises: monitoring must not change what the service answers."""
+        try:
+            self._finish(resource, status, error_code)
+        except Exception as error:
+            report_error("http", "requests", error)
+
+    def _finish(self, resource: str | None, status: int, error_code: int | None) -> None:
         elapsed = seconds_since(self.started)
-        route_tag = route(self.method, template(resource) if resource else UNMATCHED_RESOURCE)
+        route = route_tag(self.method, template(resource) if resource else UNMATCHED_RESOURCE)
         data = self.data
         request = series.requests(
             service=self.service,
-            route=route_tag,
+            route=route,
             status_code=status,
             request_id=self.request_id,
             execution_time=elapsed,
             time_ns=self.started_ns,
-            extra_tags=data.tags or None,
         )
-        request.fields.update(data.fields)
-        self.monitor.emit(request)
+        self.monitor.emit(merge_extras(request, data.tags, data.fields, where="http"))
         if status >= 400:
-            code = data.error_code if data.error_code is not None else error_code
-            self.monitor.emit(
-                series.errors(
-                    service=self.service,
-                    route=route_tag,
-                    status_code=status,
-                    error_code=code if code is not None else UNKNOWN_ERROR,
-                    request_id=self.request_id,
-                    time_ns=self.started_ns,
-                    extra_tags=data.tags or None,
+            code = error_code
+            if type(data.error_code) is int:
+                code = data.error_code
+            elif data.error_code is not None:
+                report(
+                    "http",
+                    "errors",
+                    "error_code wrong_type",
+                    "request_data().error_code "
+                    f"must be an int, got {type(data.error_code).__name__}; left out",
                 )
+            failure = series.errors(
+                service=self.service,
+                route=route,
+                status_code=status,
+                error_code=code if code is not None else UNKNOWN_ERROR,
+                request_id=self.request_id,
+                time_ns=self.started_ns,
             )
+            self.monitor.emit(merge_extras(failure, data.tags, None, where="http"))
 
 
 def resolve(monitor: Monitor | None, service: str | None) -> tuple[Monitor, str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
 
+from luna_events.guard import report_error
 from luna_events.http.core import (
     ERROR_BODY_LIMIT,
     UNKNOWN_ERROR,
@@ -40,6 +41,19 @@ def route_from_environ(environ: Environ) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _never_raising(
+    route_of: Callable[[Environ], str | None],
+) -> Callable[[Environ], str | None]:
+    def guarded(environ: Environ) -> str | None:
+        try:
+            return route_of(environ)
+        except Exception as error:
+            report_error("http", "requests", error)
+            return None
+
+    return guarded
+
+
 class MonitoringMiddleware:
     """Emits ``requests`` (and ``errors``) events for every request of a WSGI app.
 
@@ -58,7 +72,7 @@ class MonitoringMiddleware:
         service: str | None = None,
     ) -> None:
         self.app = app
-        self.route_of = route_of
+        self.route_of = _never_raising(route_of)
         self.monitor, self.service = resolve(monitor, service)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

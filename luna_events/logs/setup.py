@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from luna_events.checking import StrictFilter, WarningFilter, strict_from_env
 from luna_events.logs.stdlib import JsonLineFormatter
 from luna_events.monitor import DEFAULT_LOGGER, Monitor, get_monitor, set_monitor
 from luna_events.plugins import PluginRunner, load_plugins
@@ -43,6 +44,8 @@ class LoggingSetup:
     previous_monitor: Monitor
     listener: logging.handlers.QueueListener | None = None
     plugins: PluginRunner | None = None
+    strict_filter: logging.Filter | None = None
+    """In strict mode, the filter on ``logger`` that raises for invalid events."""
 
     def close(self) -> None:
         """Let the plugins finish, write out everything queued, close the file, and put
@@ -51,6 +54,8 @@ class LoggingSetup:
             self.plugins.close()  # may still log, through the handlers below
             self.plugins = None
         self.logger.removeHandler(self.installed)
+        if self.strict_filter is not None:
+            self.logger.removeFilter(self.strict_filter)
         if self.listener is not None:
             self.listener.stop()  # writes out what is queued
             self.listener = None
@@ -73,6 +78,7 @@ def configure_logging(
     level: int = logging.INFO,
     use_queue: bool = True,
     plugins: list[str] | None = None,
+    strict: bool | None = None,
     **formatter_options: Any,
 ) -> LoggingSetup:
     """Send ``logger`` (default ``luna.monitoring``) to JSON lines and make it the monitor.
@@ -81,6 +87,11 @@ def configure_logging(
     ``use_queue`` the request path only enqueues records; a listener thread formats
     and writes them. ``plugins`` are loaded by name (see :mod:`luna_events.plugins`).
     Ordinary records sent to the same logger become ordinary JSON lines.
+
+    ``strict`` (default: ``LUNA_EVENTS_STRICT``) validates every monitoring record on
+    the caller's thread and raises :class:`~luna_events.errors.InvalidEvent` for an
+    invalid event. Otherwise the handler warns once per (series, problem) and writes
+    the record as given (see :mod:`luna_events.checking`).
     """
     if (path is None) == (stream is None):
         raise ValueError("give exactly one of path= or stream=")
@@ -90,7 +101,13 @@ def configure_logging(
     else:
         target = logging.StreamHandler(stream)
     target.setFormatter(JsonLineFormatter(service=service, **formatter_options))
+    strict = strict_from_env() if strict is None else strict
     chosen = logging.getLogger(logger) if isinstance(logger, str) else logger
+    strict_filter = StrictFilter(service) if strict else None
+    if strict_filter is not None:
+        chosen.addFilter(strict_filter)
+    else:
+        target.addFilter(WarningFilter(service))
     chosen.setLevel(level)
     chosen.propagate = False
     listener = None
@@ -104,9 +121,11 @@ def configure_logging(
         installed = target
         chosen.addHandler(target)
     runner = PluginRunner(load_plugins(plugins)) if plugins else None
-    monitor = Monitor(chosen, service=service, plugins=runner)
+    monitor = Monitor(chosen, service=service, plugins=runner, strict=strict)
     previous = set_monitor(monitor)
-    setup = LoggingSetup(chosen, target, installed, monitor, previous, listener, runner)
+    setup = LoggingSetup(
+        chosen, target, installed, monitor, previous, listener, runner, strict_filter
+    )
     _ACTIVE.append(setup)
     atexit.register(setup.close)
     return setup
