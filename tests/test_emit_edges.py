@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import subprocess
 import sys
@@ -43,7 +44,8 @@ def test_values_orjson_refuses_still_give_one_line_that_the_shipper_can_judge():
     lines = stream.getvalue().splitlines()
     assert len(lines) == 3, "no record lost"
     assert parse_line(lines[0]).kind is LineKind.EVENT  # parsed by the json fallback
-    assert orjson.loads(lines[2])["n"] == str(2**70) or orjson.loads(lines[2])["n"] == 2**70
+    # written exactly, as a JSON number (orjson would read it back as a float)
+    assert f'"n":{2**70}' in lines[2] and json.loads(lines[2])["n"] == 2**70
 
 
 def test_a_stdlib_record_through_processorformatter_keeps_its_event_and_traceback():
@@ -77,7 +79,6 @@ def test_structlog_exception_writes_the_traceback():
         raise ValueError("bad value")
     except ValueError:
         structlog.get_logger().exception("failed", luna_event=EVENT)
-    structlog.reset_defaults()
     document = orjson.loads(buffer.getvalue().splitlines()[0])
     assert "ValueError: bad value" in document["exc_info"]
     assert document["luna_event"]["series"] == "worker_queue"
@@ -176,13 +177,14 @@ def test_config_mistakes_are_clear_errors_not_tracebacks(tmp_path: Path):
     bad = tmp_path / "ship.toml"
     bad.write_text("[batch]\nmax_event = 10\n")
     with pytest.raises(
-        ConfigError, match=r"unknown key\(s\) max_event in \[batch\]; known: max_bytes"
+        ConfigError,
+        match=r'^batch.max_event = 10: not a key of \[batch\]; did you mean "max_events"',
     ):
         load(bad, environ={})
     bad.write_text("data_dir = 5\n")
     with pytest.raises(ConfigError):
         load(bad, environ={})
-    with pytest.raises(ConfigError, match="LUNA_MONITORING_FLUSHING_PERIOD must be a number"):
+    with pytest.raises(ConfigError, match='^LUNA_MONITORING_FLUSHING_PERIOD = "soon" .*a number'):
         load(None, environ={"LUNA_MONITORING_FLUSHING_PERIOD": "soon"})
     bad.write_text("[batch]\nmax_event = 10\n")
     result = subprocess.run(
@@ -191,4 +193,4 @@ def test_config_mistakes_are_clear_errors_not_tracebacks(tmp_path: Path):
         timeout=60,
     )
     assert result.returncode == 2 and b"Traceback" not in result.stderr
-    assert b"unknown key(s) max_event" in result.stderr
+    assert b"batch.max_event = 10: not a key" in result.stderr

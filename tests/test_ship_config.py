@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import io
-import logging
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
+import msgspec
 import pytest
 from rich.console import Console
 
 from luna_events.localservers import InfluxDB1
-from luna_events.ship.config import ConfigError, Secret, ShipConfig, load
+from luna_events.ship.config import ConfigError, InfluxDBv1Config, InfluxDBv2Config, load
+from luna_events.ship.config_render import effective, to_toml
 from luna_events.ship.run import build_topology, ship
-from luna_events.ship.sinks.registry import build_sink
+from luna_events.ship.sinks import SendResult
 from luna_events.validation import validate
 
 from .shipping import influx_sink, line, make_events, ship_config, write_toml
@@ -27,7 +30,7 @@ def test_toml_then_environment_like_the_platforms_monitoring_section(tmp_path: P
         {
             "data_dir": str(tmp_path / "data"),
             "source": {"include": ["/var/log/luna/*.jsonl"]},
-            "sink": {"type": "influxdb_v1", "url": "http://db:8086", "database": "from_file"},
+            "sink": {"type": "influxdb_v2", "url": "http://db:8086", "bucket": "from_file"},
             "batch": {"max_events": 1000},
         },
     )
@@ -37,42 +40,49 @@ def test_toml_then_environment_like_the_platforms_monitoring_section(tmp_path: P
             "LUNA_MONITORING_URL": "http://influxdb:8086",
             "LUNA_MONITORING_VERSION": "2",
             "LUNA_MONITORING_ORGANIZATION": "luna",
-            "LUNA_MONITORING_BUCKET": "luna_monitoring",
             "LUNA_MONITORING_TOKEN_FILE": str(token_file),
             "LUNA_MONITORING_SSL_VERIFY": "0",
             "LUNA_MONITORING_FLUSHING_PERIOD": "2.5",
+            "LUNA_EVENTS_DATA_DIR": str(tmp_path / "elsewhere"),
         },
     )
-    assert config.sink.type == "influxdb_v2" and config.sink.url == "http://influxdb:8086"
-    assert (config.sink.org, config.sink.bucket) == ("luna", "luna_monitoring")
-    assert config.sink.token is not None and config.sink.token.reveal() == "s3cr3t-token"
-    assert config.sink.verify_ssl is False and config.batch.timeout_secs == 2.5
-    assert config.batch.max_events == 1000 and config.sink.database == "from_file"
-    assert "s3cr3t" not in repr(config) and "s3cr3t" not in str(config.sink.token)
+    sink = config.sink
+    assert isinstance(sink, InfluxDBv2Config) and sink.url == "http://influxdb:8086"
+    assert (sink.org, sink.bucket) == ("luna", "from_file")
+    assert sink.token is not None and sink.token.reveal() == "s3cr3t-token"
+    assert sink.verify_ssl is False and config.batch.timeout_secs == 2.5
+    assert config.batch.max_events == 1000 and config.data_dir == tmp_path / "elsewhere"
+    assert "s3cr3t" not in repr(config) and "s3cr3t" not in str(sink.token)
     assert not load(None, environ={"LUNA_MONITORING_ENABLED": "0"}).enabled
-    with pytest.raises(ConfigError, match="VERSION must be 1 or 2"):
+    with pytest.raises(ConfigError, match=r'^LUNA_MONITORING_VERSION = "3": expected 1 or 2$'):
         load(None, environ={"LUNA_MONITORING_VERSION": "3"})
+    v1_file = write_toml(tmp_path / "v1.toml", {"sink": {"database": "from_file"}})
+    with pytest.raises(
+        ConfigError,
+        match=r'^sink.database = "from_file": not a key of influxdb_v2 sinks '
+        r"\(from LUNA_MONITORING_VERSION\)",
+    ):
+        load(v1_file, environ={"LUNA_MONITORING_VERSION": "2", "LUNA_MONITORING_TOKEN": "x"})
 
 
-def test_secrets_never_reach_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.DEBUG)
-    config = ShipConfig(data_dir=tmp_path)
-    config.sink.url = "http://127.0.0.1:9"  # nothing listens: the sink logs its failure
-    config.sink.username = "luna"
-    config.sink.password = Secret("hunter2-password")
-    sink = build_sink(config.sink)
-    result = sink.send(b"m f=1 1\n")
-    sink.close()
-    assert result.status is None
-    logging.getLogger("test").error("config: %r", config)
-    assert "hunter2" not in caplog.text and "hunter2" not in repr(config)
+def test_credentials_in_the_url_move_into_auth():
+    config = load(None, environ={"LUNA_MONITORING_URL": "http://luna:p%40ss@db:8086/"})
+    sink = config.sink
+    assert isinstance(sink, InfluxDBv1Config) and sink.url == "http://db:8086/"
+    assert sink.username == "luna" and sink.password is not None
+    assert sink.password.reveal() == "p@ss"
+    with pytest.raises(ConfigError, match=r"^sink.url \(from LUNA_MONITORING_URL\): holds a pass"):
+        load(
+            None,
+            environ={"LUNA_MONITORING_URL": "http://luna:x@db", "LUNA_MONITORING_PASSWORD": "y"},
+        )
 
 
 def test_unknown_sink_types_are_named(tmp_path: Path):
-    config = ShipConfig(data_dir=tmp_path)
-    config.sink.type = "kafka"
-    with pytest.raises(ConfigError, match=r"unknown sink type 'kafka' \(known: file, influxdb_v1"):
-        build_sink(config.sink)
+    with pytest.raises(
+        ConfigError, match=r'^sink.type = "kafka": not a sink type \(known: file, influxdb_v1'
+    ):
+        load(write_toml(tmp_path / "ship.toml", {"sink": {"type": "kafka"}}), environ={})
 
 
 def test_the_shipper_writes_its_own_series(tmp_path: Path, influxdb: InfluxDB1, database: str):
@@ -108,18 +118,25 @@ def test_status_line_on_a_terminal(tmp_path: Path):
     assert "shipped" in screen.getvalue() and "spool" in screen.getvalue()
 
 
+class ListSinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The plugin's own configuration schema."""
+
+    topic: str
+    partitions: Annotated[int, msgspec.Meta(ge=1)] = 1
+
+
 class ListSink:
     """A third-party sink, as a plugin would provide it."""
 
     name = "list"
+    config_type = ListSinkSettings
     received: ClassVar[list[bytes]] = []
+    settings: ClassVar[list[ListSinkSettings]] = []
 
-    def __init__(self, config) -> None:
-        self.options = config.options
+    def __init__(self, settings: ListSinkSettings) -> None:
+        ListSink.settings.append(settings)
 
-    def send(self, body: bytes):
-        from luna_events.ship.sinks import SendResult
-
+    def send(self, body: bytes) -> SendResult:
         ListSink.received.append(body)
         return SendResult(200)
 
@@ -127,22 +144,43 @@ class ListSink:
         pass
 
 
-def test_sinks_come_from_entry_points(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from importlib.metadata import EntryPoint
-
+@pytest.fixture
+def list_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[ListSink]]:
+    """``ListSink`` registered as the ``list`` sink plugin, with nothing received yet."""
     import luna_events.ship.sinks.registry as registry
 
-    group = registry.ENTRY_POINT_GROUP
+    entry = EntryPoint("list", "tests.test_ship_config:ListSink", registry.ENTRY_POINT_GROUP)
     monkeypatch.setattr(
         registry,
         "entry_points",
-        lambda group: [EntryPoint("list", "tests.test_ship_config:ListSink", group)],
+        lambda group: [entry] if group == "luna_events.sinks" else [],
     )
+    ListSink.received.clear()
+    ListSink.settings.clear()
+    yield ListSink
+    ListSink.received.clear()
+    ListSink.settings.clear()
+
+
+def test_sinks_come_from_entry_points_with_their_own_schema(
+    tmp_path: Path, list_plugin: type[ListSink]
+):
     events = make_events(30, seed=41)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
-    data = ship_config(tmp_path, {"type": "list", "topic": "luna"})
+    data = ship_config(tmp_path, {"type": "list", "topic": "luna", "concurrency": 1})
     config = load(write_toml(tmp_path / "ship.toml", data), environ={})
     stats = build_topology(config, once=True).run(drain_timeout=30)
-    assert stats.events_shipped == 30 and group == "luna_events.sinks"
-    assert sum(body.count(b"\n") for body in ListSink.received) == 30
+    assert stats.events_shipped == 30
+    assert list_plugin.settings == [ListSinkSettings(topic="luna", partitions=1)]
+    assert sum(body.count(b"\n") for body in list_plugin.received) == 30
+    assert 'topic = "luna"' in to_toml(effective(config))
+    for sink, message in (
+        ({"type": "list", "topik": "luna"}, r'^sink.topik = "luna": not a key .*"topic"\?$'),
+        ({"type": "list", "topic": "luna", "partitions": 0}, r"^sink.partitions = 0: expected"),
+        ({"type": "list", "topic": 5}, r"^sink.topic = 5: expected a string"),
+        ({"type": "list"}, r"topic"),
+    ):
+        path = write_toml(tmp_path / "ship.toml", ship_config(tmp_path, sink))
+        with pytest.raises(ConfigError, match=message):
+            load(path, environ={})

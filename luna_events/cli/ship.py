@@ -9,7 +9,9 @@ import click
 from rich.console import Console
 
 from luna_events.ship import config as ship_config
+from luna_events.ship.config_render import effective, to_toml
 from luna_events.ship.run import default_config_path, fail, ship, summary_table
+from luna_events.ship.secrets import install_redaction
 
 
 @click.command("ship")
@@ -36,16 +38,28 @@ from luna_events.ship.run import default_config_path, fail, ship, summary_table
     help="With --once: give up waiting for the sink after this many seconds.",
 )
 @click.option(
+    "--fail-on-dead-letters",
+    is_flag=True,
+    help="With --once: exit 3 if anything was dead-lettered (1 still wins: undelivered).",
+)
+@click.option(
     "--status/--no-status", default=None, help="Show the status line (default: on a terminal)."
 )
-@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.option(
+    "--check-config",
+    is_flag=True,
+    help="Check the configuration, print it as TOML (secrets as ***) and exit (2 if wrong).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: everything).")
 def ship_command(
     include: tuple[str, ...],
     config_path: Path | None,
     data_dir: Path | None,
     once: bool,
     drain_timeout: float | None,
+    fail_on_dead_letters: bool,
     status: bool | None,
+    check_config: bool,
     verbose: int,
 ) -> None:
     """Ship monitoring events from JSON log files (INCLUDE globs, or - for stdin) to the sink.
@@ -56,9 +70,10 @@ def ship_command(
         level=logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_redaction()
     try:
         config = ship_config.load(config_path or default_config_path())
-    except (OSError, ValueError) as error:
+    except ship_config.ConfigError as error:
         fail(str(error))
     if include == ("-",):
         config.source.type = "stdin"
@@ -67,6 +82,13 @@ def ship_command(
         config.source.include = list(include)
     if data_dir is not None:
         config.data_dir = data_dir
+    try:
+        ship_config.check_sources(config)
+    except ship_config.ConfigError as error:
+        fail(str(error))
+    if check_config:
+        click.echo(to_toml(effective(config)))
+        return
     if not config.enabled:
         click.echo("monitoring is disabled (LUNA_MONITORING_ENABLED=0): nothing to ship", err=True)
         return
@@ -75,6 +97,10 @@ def ship_command(
     except ship_config.ConfigError as error:
         fail(str(error))
     if once:
-        Console(stderr=True).print(summary_table(stats))
+        Console(stderr=True).print(
+            summary_table(stats, config.dead_letters, config.data_dir / "quarantine")
+        )
         if stats.spool_batches:
             raise SystemExit(1)
+        if fail_on_dead_letters and stats.events_dead_lettered:
+            raise SystemExit(3)

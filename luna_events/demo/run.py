@@ -22,7 +22,7 @@ from luna_events.demo.services import write_logs
 from luna_events.demo.simulate import Traffic
 from luna_events.localservers import InfluxDB1
 from luna_events.report import InfluxQLClient, report
-from luna_events.ship.config import ShipConfig, SinkConfig, SourceConfig
+from luna_events.ship.config import InfluxDBv1Config, ShipConfig, SourceConfig
 from luna_events.ship.run import build_topology, summary_table
 from luna_events.ship.stats import ShipperStats
 
@@ -46,7 +46,7 @@ def ship_logs(
     config = ShipConfig(
         data_dir=workdir / "shipper",
         source=SourceConfig(include=[str(workdir / "logs" / "*.jsonl")], glob_interval_secs=0.2),
-        sink=SinkConfig(type="influxdb_v1", url=influx.url, database=DATABASE),
+        sink=InfluxDBv1Config(url=influx.url, database=DATABASE),
         metrics_interval_secs=1.0,
     )
     topology = build_topology(config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO
 
-from luna_events.ship.config import SinkConfig
+from luna_events.ship.config import FileSinkConfig
 from luna_events.ship.sinks import SendResult
 
 
@@ -14,7 +14,7 @@ class FileSink:
 
     name = "file"
 
-    def __init__(self, config: SinkConfig) -> None:
+    def __init__(self, config: FileSinkConfig) -> None:
         self._own = config.path != "-"
         self.stream: BinaryIO = open(config.path, "ab") if self._own else sys.stdout.buffer  # noqa: SIM115
 

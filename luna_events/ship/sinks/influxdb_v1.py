@@ -6,17 +6,21 @@ import gzip
 
 import httpx
 
-from luna_events.ship.config import SinkConfig
+from luna_events.ship.config import InfluxDBv1Config
 from luna_events.ship.sinks import SendResult
 from luna_events.ship.sinks.retry_after import parse_retry_after
 
 
 class InfluxDBv1Sink:
-    """POSTs batches to ``{url}/write?db=...&rp=...&precision=ns``."""
+    """POSTs batches to ``{url}/write?db=...&rp=...&precision=ns``.
+
+    The URL holds no credentials (the config moved them into auth), so neither
+    this module nor httpx's request log can print them.
+    """
 
     name = "influxdb_v1"
 
-    def __init__(self, config: SinkConfig) -> None:
+    def __init__(self, config: InfluxDBv1Config) -> None:
         self.gzip = config.gzip
         params = {"db": config.database, "precision": "ns"}
         if config.retention_policy:

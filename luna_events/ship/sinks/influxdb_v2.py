@@ -5,6 +5,7 @@ after its retries; here each spooled batch is one synchronous write, and the
 shipper's own delivery policy decides what a failure means. InfluxDB 1.8+'s
 compatibility API is used when ``username``/``password`` are given instead of a
 token: the token is ``user:password`` and the bucket ``database/retention_policy``.
+The config has already checked that a token (or a username) and a bucket are set.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
-from luna_events.ship.config import ConfigError, SinkConfig
+from luna_events.ship.config import InfluxDBv2Config
 from luna_events.ship.sinks import SendResult
 from luna_events.ship.sinks.retry_after import parse_retry_after
 
@@ -26,22 +27,17 @@ class InfluxDBv2Sink:
 
     name = "influxdb_v2"
 
-    def __init__(self, config: SinkConfig) -> None:
+    def __init__(self, config: InfluxDBv2Config) -> None:
         if config.token:
             token = config.token.reveal()
             org = config.org or "-"
-            bucket = config.bucket
-        elif config.username:
+        else:  # the config guarantees a token or a username
             password = config.password.reveal() if config.password else ""
             token = f"{config.username}:{password}"
             org = "-"
-            bucket = config.bucket or f"{config.database}/{config.retention_policy or ''}"
-        else:
-            raise ConfigError("influxdb_v2 needs a token (or username/password for 1.8+)")
-        if not bucket:
-            raise ConfigError("influxdb_v2 needs a bucket")
+        assert config.bucket, "the config guarantees a bucket"
         self.org = org
-        self.bucket = bucket
+        self.bucket = config.bucket
         self.client = InfluxDBClient(
             url=config.url,
             token=token,

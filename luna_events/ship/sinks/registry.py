@@ -1,37 +1,61 @@
 """Building a sink from config: the built-in types, or a plugin by entry point.
 
 A third-party sink registers a factory under the ``luna_events.sinks`` entry point
-group; it is called with the :class:`~luna_events.ship.config.SinkConfig` and
-returns an object with ``name``, ``send(body) -> SendResult`` and ``close()``.
+group. The factory declares its configuration as a msgspec struct in its
+``config_type`` attribute; the ``[sink]`` table (without the shipper's own keys
+``type`` and ``concurrency``) is converted with it, so unknown keys and wrong
+types are refused before anything runs. The factory is called with that struct
+and returns an object with ``name``, ``send(body) -> SendResult`` and ``close()``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import entry_points
+from typing import Any
 
-from luna_events.ship.config import ConfigError, SinkConfig
+from luna_events.ship.config import (
+    BUILTIN_SINKS,
+    ConfigError,
+    FileSinkConfig,
+    InfluxDBv1Config,
+    InfluxDBv2Config,
+    PluginSinkConfig,
+    SinkConfig,
+)
 from luna_events.ship.sinks import Sink
 
 ENTRY_POINT_GROUP = "luna_events.sinks"
 
 
-def _builtin() -> dict[str, Callable[[SinkConfig], Sink]]:
-    from luna_events.ship.sinks.file import FileSink
-    from luna_events.ship.sinks.influxdb_v1 import InfluxDBv1Sink
-    from luna_events.ship.sinks.influxdb_v2 import InfluxDBv2Sink
-
-    return {"influxdb_v1": InfluxDBv1Sink, "influxdb_v2": InfluxDBv2Sink, "file": FileSink}
+def plugin_factory(name: str) -> Callable[[Any], Sink]:
+    """The factory the ``luna_events.sinks`` entry point ``name`` names."""
+    plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if name not in plugins:
+        known = ", ".join(sorted([*BUILTIN_SINKS, *plugins]))
+        raise ConfigError(f'sink.type = "{name}": not a sink type (known: {known})')
+    try:
+        factory: Callable[[Any], Sink] = plugins[name].load()
+    except Exception as error:  # an operator-installed package that does not import
+        raise ConfigError(
+            f'sink.type = "{name}": the plugin does not load: {type(error).__name__}: {error}'
+        ) from None
+    return factory
 
 
 def build_sink(config: SinkConfig) -> Sink:
-    """The sink ``config.type`` names."""
-    builtin = _builtin()
-    if config.type in builtin:
-        return builtin[config.type](config)
-    plugins = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    if config.type in plugins:
-        factory: Callable[[SinkConfig], Sink] = plugins[config.type].load()
-        return factory(config)
-    known = ", ".join(sorted([*builtin, *plugins]))
-    raise ConfigError(f"unknown sink type {config.type!r} (known: {known})")
+    """The sink ``config`` describes."""
+    if isinstance(config, InfluxDBv1Config):
+        from luna_events.ship.sinks.influxdb_v1 import InfluxDBv1Sink
+
+        return InfluxDBv1Sink(config)
+    if isinstance(config, InfluxDBv2Config):
+        from luna_events.ship.sinks.influxdb_v2 import InfluxDBv2Sink
+
+        return InfluxDBv2Sink(config)
+    if isinstance(config, FileSinkConfig):
+        from luna_events.ship.sinks.file import FileSink
+
+        return FileSink(config)
+    assert isinstance(config, PluginSinkConfig)
+    return plugin_factory(config.type)(config.settings)
