@@ -58,7 +58,7 @@ def test_plain_logger_info_writes_a_monitoring_line_and_ordinary_lines_stay_ordi
     assert orjson.loads(warning)["lag"] == 3 and orjson.loads(warning)["level"] == "WARNING"
     assert event_from_line(monitoring) == EVENT
     document = orjson.loads(monitoring)
-    assert list(document) == ["timestamp", "level", "logger", "message", "luna_event"]
+    assert list(document) == ["luna_event", "timestamp", "level", "logger", "message"]
     assert document["level"] == "INFO" and document["logger"] == "test.monitoring"
     assert abs(document["timestamp"] - time.time()) < 60
 
@@ -109,7 +109,7 @@ def test_configure_logging_with_a_queue_writes_everything_on_close(tmp_path: Pat
 
 
 def _structlog_native(buffer: io.BytesIO):
-    structlog.reset_defaults()
+    """structlog writing to ``buffer``; the conftest fixture resets it after the test."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -136,14 +136,12 @@ def test_stdlib_and_structlog_paths_write_the_same_lines():
     )
     bridge_logger = logging.getLogger("test.monitoring")
     bridge_logger.handlers[:] = [handler]
-    structlog.reset_defaults()
     structlog.configure(
         processors=[structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
     )
     structlog.get_logger("test.monitoring").info("queue", luna_event=EVENT)
-    structlog.reset_defaults()
 
     texts = [lines(stream)[0], native.getvalue().decode().splitlines()[0], lines(bridged)[0]]
     events = [event_from_line(text) for text in texts]
@@ -157,7 +155,6 @@ def test_stdlib_and_structlog_paths_write_the_same_lines():
 def test_structlog_ordinary_events_stay_ordinary():
     buffer = io.BytesIO()
     _structlog_native(buffer).info("started", workers=4)
-    structlog.reset_defaults()
     document = orjson.loads(buffer.getvalue().splitlines()[0])
     assert document["message"] == "started" and document["workers"] == 4
     assert "luna_event" not in document
@@ -292,8 +289,9 @@ def test_plugins_are_isolated_bounded_and_never_delay_the_caller(caplog):
     runner.close()
     assert submitted_while_slow_was_busy[0], "submitting must not wait for plugins"
     stats = runner.stats
-    # each queue holds 5: the slow plugin took one, kept 5 and dropped the rest
-    assert stats["slow"].delivered == 6 and stats["slow"].dropped == 14
+    # each queue holds 5: the slow plugin kept 5 (and maybe one it had already taken)
+    assert stats["slow"].delivered in (5, 6)
+    assert stats["slow"].delivered + stats["slow"].dropped == 20
     assert stats["failing"].failed >= 5 and stats["failing"].delivered == 0
     assert stats["failing"].failed + stats["failing"].dropped == 20
     assert stats["async"].delivered >= 5 and stats["async"].failed == 0
