@@ -105,6 +105,25 @@ def test_two_setups_close_independently_and_restore_the_monitor(tmp_path: Path):
     assert len((tmp_path / "b.log").read_text().splitlines()) == 1
 
 
+def test_set_ups_share_one_exit_handler_that_flushes_what_is_left_open(tmp_path: Path):
+    closed, left_open = tmp_path / "closed.jsonl", tmp_path / "open.jsonl"
+    program = f"""
+import atexit, logging
+from luna_events import configure_logging
+before = atexit._ncallbacks()
+for _ in range(50):
+    configure_logging(service="luna-tasks", path={str(closed)!r}).close()
+configure_logging(service="luna-tasks", path={str(left_open)!r})
+logging.getLogger("luna.monitoring").info("queued, never closed")
+print(atexit._ncallbacks() - before)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0", "no exit handler per set-up"
+    assert "queued, never closed" in left_open.read_text(encoding="utf-8")
+
+
 def test_a_plugin_raising_cancelled_error_keeps_its_thread_and_cannot_change_the_event():
     seen: list[Event] = []
 

@@ -31,6 +31,13 @@ _ACTIVE: list[LoggingSetup] = []
 """Set-ups not yet closed, oldest first."""
 
 
+@atexit.register
+def _close_all() -> None:
+    """At exit, close the set-ups still open, newest first (one handler for all of them)."""
+    for setup in reversed(list(_ACTIVE)):
+        setup.close()
+
+
 @dataclass
 class LoggingSetup:
     """What :func:`configure_logging` set up; :meth:`close` flushes and detaches it."""
@@ -127,5 +134,4 @@ def configure_logging(
         chosen, target, installed, monitor, previous, listener, runner, strict_filter
     )
     _ACTIVE.append(setup)
-    atexit.register(setup.close)
     return setup
