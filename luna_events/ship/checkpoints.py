@@ -1,56 +1,202 @@
-"""Checkpoints: how far each file has been read, kept in the data dir.
+"""Checkpoints: how far each file has been read, kept in ``<data_dir>/checkpoints.json``.
 
-Files are known by their *fingerprint*, a checksum of their first line (as
-Vector's ``file`` source does), not by path or inode: a renamed file keeps its
-checkpoint, a copy made by copytruncate is recognised as already read up to the
-checkpoint, and a new file that reuses a path or an inode starts from zero.
+Each entry is one file's :class:`~luna_events.ship.sources.Position`: its identity
+(device, inode, first-line checksum, prefix checksum) and how far it was read (see
+docs/shipper.md, "File identity"). The file is written atomically (a unique
+temporary file, fsync, rename, fsync of the directory). A damaged file (empty, cut,
+not JSON, JSON of another shape) is moved aside, named in one ERROR line, and
+reading starts again from the start of the files: re-sent points overwrite
+themselves in InfluxDB, so that costs time, never data. Version 1 files (keyed by
+the first-line checksum alone) are migrated, with a WARNING.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import tempfile
+import time
 from pathlib import Path
+from typing import Annotated
 
+import msgspec
+
+from luna_events.ship.lock import DataDirError
 from luna_events.ship.sources import Position
+
+log = logging.getLogger("luna_events.ship")
+
+VERSION = 2
+NAME = "checkpoints.json"
+
+_Offset = Annotated[int, msgspec.Meta(ge=0)]
+_Hex = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{2})*$")]
+
+
+class _Version(msgspec.Struct):
+    version: int
+
+
+class _FileV1(msgspec.Struct, forbid_unknown_fields=True):
+    fingerprint: str
+    offset: _Offset
+    path: str = ""
+    tail: _Hex = ""
+
+
+class _DocumentV1(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    files: list[_FileV1]
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    path: str
+    offset: _Offset
+    tail: _Hex
+    head: str
+    device: int
+    inode: int
+    prefix_len: _Offset
+    prefix: str
+
+
+class _Document(msgspec.Struct, forbid_unknown_fields=True):
+    version: int
+    files: list[_File]
+
+
+_ENCODER = msgspec.json.Encoder()
 
 
 class Checkpoints:
-    """``fingerprint -> position`` (bytes of complete lines consumed), saved atomically."""
+    """``key -> position`` for every file read, saved atomically."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / "checkpoints.json"
+        self.directory = data_dir
+        self.path = data_dir / NAME
         self.positions: dict[str, Position] = {}
-        if self.path.exists():
-            saved = json.loads(self.path.read_text(encoding="utf-8"))
-            for entry in saved.get("files", []):
-                self.positions[entry["fingerprint"]] = Position(
-                    entry.get("path", ""),
-                    int(entry["offset"]),
-                    bytes.fromhex(entry.get("tail", "")),
-                )
+        self.lost = False
+        """The saved checkpoints were damaged: every file is read from its start."""
+        for leftover in data_dir.glob(f"{NAME}.*.tmp"):
+            leftover.unlink(missing_ok=True)  # a save cut short (we hold the data-dir lock)
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise DataDirError(
+                f"cannot read the checkpoints {self.path}: {error.strerror}"
+            ) from None
+        try:
+            self.positions = _decode(data)
+        except (msgspec.DecodeError, ValueError) as error:
+            self._set_aside(str(error) if data.strip() else "the file is empty")
 
-    def get(self, fingerprint: str) -> Position | None:
+    def _set_aside(self, reason: str) -> None:
+        self.lost = True
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = self.path.with_name(f"{NAME}.corrupt-{stamp}")
+        try:
+            os.replace(self.path, aside)
+            where = f"moved aside to {aside}"
+        except OSError as error:
+            where = f"could not be moved aside ({error.strerror}); it will be overwritten"
+        log.error(
+            "checkpoints file %s is damaged (%s); %s; reading every file again from its "
+            "start (re-sent points overwrite themselves)",
+            self.path,
+            reason,
+            where,
+        )
+
+    def get(self, key: str) -> Position | None:
         """Where a file was left, or ``None`` if it was never read."""
-        return self.positions.get(fingerprint)
+        return self.positions.get(key)
 
     def update(self, positions: dict[str, Position]) -> None:
-        """Record ``fingerprint -> position`` and save (temp file, fsync, rename).
+        """Record ``key -> position`` and save.
 
         Batches commit in order, so the latest position is the truth, even when it is
         smaller (a file truncated and read again from its start)."""
         self.positions.update(positions)
         self.save()
 
+    def forget(self, key: str) -> None:
+        """Drop an entry (saved with the next :meth:`save`)."""
+        self.positions.pop(key, None)
+
     def save(self) -> None:
-        """Write all checkpoints atomically."""
-        files = [
-            {"fingerprint": f, "path": p.path, "offset": p.offset, "tail": p.tail.hex()}
-            for f, p in self.positions.items()
-        ]
-        temporary = self.path.with_suffix(".tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "files": files}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        """Write all checkpoints atomically; an ``OSError`` leaves no temporary file."""
+        document = _Document(
+            VERSION,
+            [
+                _File(
+                    key,
+                    p.path,
+                    p.offset,
+                    p.tail.hex(),
+                    p.head,
+                    p.device,
+                    p.inode,
+                    p.prefix_len,
+                    p.prefix,
+                )
+                for key, p in self.positions.items()
+            ],
+        )
+        body = _ENCODER.encode(document)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f"{NAME}.", suffix=".tmp", dir=self.directory
+        )
+        try:
+            with open(descriptor, "wb") as handle:
+                handle.write(body)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        _fsync_directory(self.directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _decode(data: bytes) -> dict[str, Position]:
+    """The positions in a checkpoints file; ``msgspec.DecodeError``/``ValueError`` if damaged."""
+    version = msgspec.json.decode(data, type=_Version).version
+    if version == 1:
+        old = msgspec.json.decode(data, type=_DocumentV1)
+        log.warning(
+            "checkpoints file: migrating %d file(s) from version 1 (first-line checksum) "
+            "to version %d (device, inode, first-line and prefix checksums)",
+            len(old.files),
+            VERSION,
+        )
+        return {
+            f.fingerprint: Position(f.path, f.offset, bytes.fromhex(f.tail), head=f.fingerprint)
+            for f in old.files
+        }
+    if version != VERSION:
+        raise ValueError(f"unknown version {version}")
+    document = msgspec.json.decode(data, type=_Document)
+    return {
+        f.key: Position(
+            f.path,
+            f.offset,
+            bytes.fromhex(f.tail),
+            f.head,
+            f.device,
+            f.inode,
+            f.prefix_len,
+            f.prefix,
+        )
+        for f in document.files
+    }

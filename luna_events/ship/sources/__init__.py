@@ -9,19 +9,28 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """How far an input has been consumed: the offset, and the bytes just before it.
+    """How far an input has been consumed, and which file it is.
 
-    ``tail`` (up to :data:`TAIL_BYTES`) tells a file that was rewritten under the
-    same first line from one that only grew: if the bytes before the offset changed,
-    the offset means nothing any more.
+    ``offset`` is just after the last complete line consumed and ``tail`` (up to
+    :data:`TAIL_BYTES`) the bytes just before it: if they changed, the file was
+    rewritten and the offset means nothing any more. A file's identity is its
+    ``device`` and ``inode`` plus ``head`` (the checksum of its first line) and
+    ``prefix`` (the checksum of its first ``prefix_len`` bytes, at most
+    :data:`PREFIX_BYTES`): see docs/shipper.md, "File identity".
     """
 
     path: str
     offset: int
     tail: bytes = b""
+    head: str = ""
+    device: int = 0
+    inode: int = 0
+    prefix_len: int = 0
+    prefix: str = ""
 
 
 TAIL_BYTES = 32
+PREFIX_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -31,7 +40,11 @@ class Chunk:
     ``start`` is the byte offset of the first line and ``end`` the offset just
     after the last one's newline: once the chunk is acknowledged, the input's
     checkpoint moves to ``end``. ``oversized`` maps the index of a line that was
-    cut at the line limit to its full length; only its first bytes are kept.
+    cut at the line limit to its full length; only its first bytes are kept, and
+    ``marked`` holds the indexes of those that carry the monitoring marker anywhere
+    in their full length (the topology dead-letters them as ``line_too_long``).
+    A final line without a newline (``--once``) leaves ``end`` where it starts, so
+    the checkpoint does not move past it.
     """
 
     source_id: str
@@ -40,13 +53,9 @@ class Chunk:
     end: int
     lines: list[bytes]
     oversized: dict[int, int] = field(default_factory=dict)
-    tail: bytes = b""
-    """The last bytes before ``end`` (see :class:`Position`)."""
-
-    @property
-    def position(self) -> Position:
-        """Where the input stands once this chunk is acknowledged."""
-        return Position(self.path, self.end, self.tail)
+    marked: set[int] = field(default_factory=set)
+    position: Position = Position("", 0)
+    """Where the input stands once this chunk is acknowledged."""
 
     def offset_of(self, index: int) -> int:
         """Byte offset of line ``index`` in its input (for dead-letter records)."""

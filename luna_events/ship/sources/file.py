@@ -1,71 +1,133 @@
-"""The ``file`` source: globs, new files, checkpoints, rotation, partial lines.
+"""The ``file`` source: globs, file identity, checkpoints, rotation, open-file limits.
 
 Like Vector's ``file`` source:
 
 * files matching ``include`` (minus ``exclude``) are found again every
-  ``glob_interval_secs``, so new files are picked up;
-* a file is known by the checksum of its first line (its fingerprint) and is not
-  read before that line is complete;
-* rename-and-create rotation: the renamed file is read to its end through the
-  open descriptor, the new file is read from its start;
-* copytruncate: a file that shrinks below the read offset was truncated, and is
-  read again from its start under its new fingerprint; the copy, if it matches
-  the globs, is recognised by its fingerprint and continues where reading stopped;
+  ``glob_interval_secs``, so new files are picked up; a file is not read before
+  its first line is complete;
+* a file is known by its identity (device and inode, checksum of its first line,
+  checksum of its first bytes: see docs/shipper.md, "File identity"), so files
+  that start with the same header line are never confused;
+* rename-and-create rotation: the renamed file is followed by its inode and read
+  to its end, the new file is read from its start;
+* copytruncate: a file that shrinks below the read offset, or whose bytes before
+  it changed, is read again from its start; the copy, if it matches the globs, is
+  recognised by its content and continues where reading stopped;
 * a file deleted while open is read to its end, then let go;
-* a partial last line is left until its newline arrives.
+* at most ``max_open_files`` files are open at once: files read to their end are
+  closed when others wait, and reopened by path and identity when they grow;
+* a partial last line waits for its newline (with ``--once``, at the end of the
+  input, a last line that is a whole JSON object is shipped, anything else reported);
+* files that cannot be opened are reported once each, with the reason, and read
+  as soon as they can be.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
+import logging
 import os
+import resource
 import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import BinaryIO
+
+import orjson
 
 from luna_events.ship.checkpoints import Checkpoints
 from luna_events.ship.config import SourceConfig
-from luna_events.ship.sources import TAIL_BYTES, Chunk, Position
+from luna_events.ship.lock import DataDirError
+from luna_events.ship.sources import PREFIX_BYTES, TAIL_BYTES, Chunk, Position
+from luna_events.ship.sources.splitter import LineSplitter
+
+log = logging.getLogger("luna_events.ship")
 
 READ_SIZE = 256 * 1024
-FINGERPRINT_BYTES = 4096
-"""A first line longer than this is fingerprinted on its first 4 KiB."""
-OVERSIZED_PREFIX = 1024
+HEAD_BYTES = 4096
+"""A first line longer than this is identified by its first 4 KiB."""
+DEFAULT_MAX_OPEN_FILES = 512
+"""Files held open at once, unless the open-file limit (less :data:`RESERVED_FILES`) is lower."""
+RESERVED_FILES = 64
+"""Descriptors left for everything else: spool, dead letters, sockets, the lock."""
+EMFILE_REPORT_SECS = 30.0
+
+_NO_ROOM = {errno.EMFILE, errno.ENFILE}
 
 
-def fingerprint_of(handle: BinaryIO) -> str | None:
-    """The checksum of a file's first line, or ``None`` while that line is incomplete."""
-    handle.seek(0)
-    return _fingerprint_bytes(handle.read(FINGERPRINT_BYTES))
+def _checksum(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
-def _fingerprint_bytes(head: bytes) -> str | None:
-    newline = head.find(b"\n")
-    if newline < 0 and len(head) < FINGERPRINT_BYTES:
+def head_of(first_bytes: bytes) -> str | None:
+    """The checksum of the first line in ``first_bytes``, or ``None`` while it is incomplete."""
+    newline = first_bytes.find(b"\n")
+    if newline < 0 and len(first_bytes) < HEAD_BYTES:
         return None
-    first = head if newline < 0 else head[: newline + 1]
-    return hashlib.blake2b(first, digest_size=12).hexdigest()
+    return _checksum(first_bytes if newline < 0 else first_bytes[: newline + 1])
+
+
+def open_file_budget(configured: int | None) -> int:
+    """How many files to hold open: the setting, kept below the soft RLIMIT_NOFILE."""
+    wanted = configured or DEFAULT_MAX_OPEN_FILES
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    room = soft - RESERVED_FILES if soft > 2 * RESERVED_FILES else soft // 2
+    return max(1, min(wanted, room))
 
 
 @dataclass
 class _Tracked:
-    fingerprint: str
+    key: str
     path: str
-    handle: BinaryIO
+    head: str
     device: int
     inode: int
     offset: int
-    pending: bytes = b""
-    discarding: int = 0
-    """Bytes of an oversized line dropped so far (0 when not inside one)."""
-    discard_prefix: bytes = b""
-    idle_since: float = 0.0
-    tail: bytes = b""
-    """The bytes just before ``offset``, to notice a rewrite that keeps the first line."""
+    """Just after the last complete line consumed (what the checkpoint records)."""
+    splitter: LineSplitter
+    prefix_len: int = 0
+    prefix: str = ""
+    descriptor: int | None = None
+    active: float = 0.0
+    """When it last gave lines (or was opened)."""
+    size: int = 0
+    """Its size when last looked at."""
+    flushed: bool = False
+    """``--once``: its unterminated last line was shipped or reported."""
+    seen: bool = True
+    """Found under some path by the latest discovery."""
+
+    @property
+    def read_to(self) -> int:
+        """Where the next read starts."""
+        return self.offset + self.splitter.buffered
+
+    @property
+    def position(self) -> Position:
+        return Position(
+            self.path,
+            self.offset,
+            self.splitter.tail,
+            self.head,
+            self.device,
+            self.inode,
+            self.prefix_len,
+            self.prefix,
+        )
+
+
+@dataclass
+class _Reports:
+    """Problems told to the operator once each (unreadable files), or at a bounded rate."""
+
+    unreadable: dict[str, str] = field(default_factory=dict)
+    no_room_at: float = float("-inf")
 
 
 class FileSource:
@@ -79,9 +141,13 @@ class FileSource:
         self.config = config
         self.checkpoints = checkpoints
         self.once = once
+        self.max_open = open_file_budget(getattr(config, "max_open_files", None))
         self._tracked: dict[str, _Tracked] = {}
+        self._waiting: deque[str] = deque()
+        """Keys of closed files with bytes to read, in the order they asked."""
         self._next_glob = 0.0
         self._first_discovery = True
+        self._reports = _Reports()
 
     # discovery ------------------------------------------------------------------
 
@@ -89,58 +155,205 @@ class FileSource:
         found: list[str] = []
         for pattern in self.config.include:
             for path in sorted(glob.glob(pattern)):
-                if not any(fnmatch(path, ex) for ex in self.config.exclude) and os.path.isfile(
-                    path
-                ):
+                if not any(fnmatch(path, ex) for ex in self.config.exclude):
                     found.append(path)
         return list(dict.fromkeys(found))
 
     def _discover(self) -> None:
+        """Look at every path: follow known inodes, identify new files, let go of old ones."""
         by_inode = {(t.device, t.inode): t for t in self._tracked.values()}
+        for tracked in self._tracked.values():
+            tracked.seen = False
+        started: dict[str, Position] = {}
+        index = self._index()
+        now = time.monotonic()
         for path in self._paths():
             try:
-                handle = open(path, "rb")  # noqa: SIM115 - kept open while tracked
+                stat = os.stat(path)
             except OSError:
                 continue
-            stat = os.fstat(handle.fileno())
-            known = by_inode.get((stat.st_dev, stat.st_ino))
-            fingerprint = fingerprint_of(handle)
-            if known is not None:
-                if fingerprint == known.fingerprint:
-                    known.path = path  # renamed, or seen again: keep reading what is open
-                    handle.close()
-                    continue
-                self._forget(known)  # same file, other first line: truncated or rewritten
-            if fingerprint is None or fingerprint in self._tracked:
-                handle.close()  # first line incomplete, or a copy of a tracked file
+            if not os.path.isfile(path):
                 continue
-            position = self.checkpoints.get(fingerprint)
-            tail = b""
-            if position is None:
-                # "end" is for files that were there when the shipper started; a file
-                # that appears later (a rotation, a new service) is read from its start
-                at_start = self.config.read_from == "end" and self._first_discovery
-                saved = stat.st_size if at_start else 0
-            elif _still_there(handle, position.offset, position.tail, stat.st_size):
-                saved, tail = position.offset, position.tail
-            else:
-                saved = 0  # rewritten under the same first line: read it again
-            handle.seek(saved)
-            self._tracked[fingerprint] = _Tracked(
-                fingerprint,
-                path,
-                handle,
-                stat.st_dev,
-                stat.st_ino,
-                saved,
-                idle_since=time.monotonic(),
-                tail=tail,
-            )
+            known = by_inode.get((stat.st_dev, stat.st_ino))
+            if known is not None:
+                known.path = path  # renamed, or seen again
+                known.seen = True
+                if known.descriptor is None and stat.st_size != known.size:
+                    self._wait(known)
+                continue
+            self._adopt(path, index, started, now)
+        for tracked in list(self._tracked.values()):
+            if self._finished(tracked, now):
+                self._forget(tracked)
+        if started:
+            self.checkpoints.update(started)
         self._first_discovery = False
 
+    def _index(self) -> dict[str, list[str]]:
+        """``head -> checkpoint keys``."""
+        index: dict[str, list[str]] = {}
+        for key, position in self.checkpoints.positions.items():
+            index.setdefault(position.head, []).append(key)
+        return index
+
+    def _open(self, path: str) -> int | None:
+        """A read-only descriptor, or ``None`` (reported: unreadable, or no descriptor left)."""
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno in _NO_ROOM:
+                self._no_room(path, error)
+            elif path not in self._reports.unreadable:
+                self._reports.unreadable[path] = error.strerror or str(error)
+                log.warning(
+                    "cannot read %s: %s; skipped until it can be read", path, error.strerror
+                )
+            return None
+        if self._reports.unreadable.pop(path, None) is not None:
+            log.warning("%s can be read now: shipping it", path)
+        return descriptor
+
+    def _no_room(self, path: str, error: OSError) -> None:
+        """Out of descriptors: hold fewer files open, say so now and then, and wait."""
+        self.max_open = max(1, min(self.max_open, self._open_count() * 3 // 4))
+        now = time.monotonic()
+        if now - self._reports.no_room_at >= EMFILE_REPORT_SECS:
+            self._reports.no_room_at = now
+            log.error(
+                "cannot open %s: %s; holding at most %d files open and waiting "
+                "(raise LimitNOFILE / ulimit -n, or lower source.max_open_files)",
+                path,
+                error.strerror,
+                self.max_open,
+            )
+
+    def _adopt(
+        self, path: str, index: dict[str, list[str]], started: dict[str, Position], now: float
+    ) -> None:
+        """A file not followed yet: find its checkpoint by identity, or start it."""
+        descriptor = self._open(path)
+        if descriptor is None:
+            return
+        keep = False
+        try:
+            stat = os.fstat(descriptor)
+            head = head_of(os.pread(descriptor, HEAD_BYTES, 0))
+            if head is None:
+                return  # its first line is not complete yet
+            device, inode, size = stat.st_dev, stat.st_ino, stat.st_size
+            key = f"{head}.{device:x}.{inode:x}"
+            splitter = LineSplitter(self.config.max_line_bytes)
+            position = self._match(descriptor, head, device, inode, size, index)
+            if position is not None:
+                offset, prefix_len, prefix = position.offset, position.prefix_len, position.prefix
+                splitter.tail = position.tail
+            elif (
+                self.config.read_from == "end"
+                and self._first_discovery
+                and not self.checkpoints.lost
+            ):
+                offset = _after_last_newline(descriptor, size)
+                kept = min(offset, TAIL_BYTES)
+                splitter.tail = os.pread(descriptor, kept, offset - kept)
+                prefix_len = min(offset, PREFIX_BYTES)
+                prefix = _checksum(os.pread(descriptor, prefix_len, 0))
+            else:
+                offset, prefix_len, prefix = 0, 0, ""
+            tracked = _Tracked(
+                key, path, head, device, inode, offset, splitter, prefix_len, prefix, active=now
+            )
+            if position is None and offset:
+                started[key] = tracked.position  # "end": remembered at once
+            elif position is not None and (position.device, position.inode) != (device, inode):
+                started[key] = tracked.position  # a copy, or a migrated checkpoint
+            self._tracked[key] = tracked
+            tracked.size = size
+            if size == offset:
+                return  # nothing to read yet: no descriptor held
+            if self._open_count() < self.max_open:
+                tracked.descriptor = descriptor
+                keep = True
+            else:
+                self._waiting.append(key)
+        except OSError:
+            return
+        finally:
+            if not keep:
+                os.close(descriptor)
+
+    def _match(
+        self,
+        descriptor: int,
+        head: str,
+        device: int,
+        inode: int,
+        size: int,
+        index: dict[str, list[str]],
+    ) -> Position | None:
+        """The checkpoint of this file: same inode and content, or else same content."""
+        same_content: list[tuple[str, Position]] = []
+        for key in index.get(head, ()):
+            position = self.checkpoints.positions[key]
+            if not _holds(descriptor, position, size):
+                continue
+            if (position.device, position.inode) == (device, inode):
+                return position
+            same_content.append((key, position))
+        if not same_content:
+            return None
+        key, position = max(same_content, key=lambda item: item[1].offset)
+        if not position.device:
+            self.checkpoints.forget(key)  # a version 1 checkpoint, now adopted
+        return position
+
+    def _wait(self, tracked: _Tracked) -> None:
+        if tracked.key not in self._waiting:
+            self._waiting.append(tracked.key)
+
     def _forget(self, tracked: _Tracked) -> None:
-        tracked.handle.close()
-        self._tracked.pop(tracked.fingerprint, None)
+        self._close(tracked)
+        self._tracked.pop(tracked.key, None)
+
+    def _close(self, tracked: _Tracked) -> None:
+        if tracked.descriptor is not None:
+            os.close(tracked.descriptor)
+            tracked.descriptor = None
+
+    def _open_count(self) -> int:
+        return sum(t.descriptor is not None for t in self._tracked.values())
+
+    def _reopen_waiting(self) -> None:
+        """Open waiting files, closing files read to their end to make room."""
+        if not self._waiting:
+            return
+        idle = sorted(
+            (t for t in self._tracked.values() if t.descriptor is not None and t.size == t.read_to),
+            key=lambda t: t.active,
+        )
+        count = self._open_count()
+        while self._waiting:
+            tracked = self._tracked.get(self._waiting[0])
+            if tracked is None or tracked.descriptor is not None:
+                self._waiting.popleft()
+                continue
+            if count >= self.max_open:
+                if not idle:
+                    return
+                self._close(idle.pop(0))
+                count -= 1
+            descriptor = self._open(tracked.path)
+            if descriptor is None:
+                return  # no descriptor now: try again later
+            if not _same_file(descriptor, tracked):
+                os.close(descriptor)  # another file under that path now: discovery will see
+                self._waiting.popleft()
+                continue
+            self._waiting.popleft()
+            tracked.descriptor = descriptor
+            tracked.active = time.monotonic()
+            count += 1
 
     # reading --------------------------------------------------------------------
 
@@ -149,107 +362,92 @@ class FileSource:
         if now >= self._next_glob:
             self._discover()
             self._next_glob = now + self.config.glob_interval_secs
+        self._reopen_waiting()
         chunks = []
         for tracked in list(self._tracked.values()):
-            chunk = self._read(tracked)
+            chunk = None if tracked.descriptor is None else self._read(tracked)
             if chunk is not None:
                 chunks.append(chunk)
-                tracked.idle_since = now
-            elif self._finished(tracked, now):
-                self._forget(tracked)
+                tracked.active = now
+            elif self.once and not tracked.flushed and tracked.size == tracked.read_to:
+                chunk = self._last_line(tracked)
+                if chunk is not None:
+                    chunks.append(chunk)
         return chunks
 
     def _read(self, tracked: _Tracked) -> Chunk | None:
+        descriptor = tracked.descriptor
+        assert descriptor is not None
         try:
-            descriptor = tracked.handle.fileno()
             size = os.fstat(descriptor).st_size
-            consumed = tracked.offset + len(tracked.pending) + tracked.discarding
-            if size == consumed:
+            tracked.size = size
+            read_to = tracked.read_to
+            if size == read_to:
                 return None  # nothing new (the cheap, common answer for idle files)
-            first_line = os.pread(descriptor, FINGERPRINT_BYTES, 0)
             if (
-                size < consumed
-                or _fingerprint_bytes(first_line) != tracked.fingerprint
-                or not _still_there(tracked.handle, tracked.offset, tracked.tail, size)
+                size < read_to
+                or head_of(os.pread(descriptor, HEAD_BYTES, 0)) != tracked.head
+                or not _holds(descriptor, tracked.position, size)
             ):
                 self._forget(tracked)  # truncated or rewritten under us: look again
                 self._next_glob = 0.0
                 return None
-            data = tracked.handle.read(READ_SIZE)
-        except (OSError, ValueError):
+            data = os.pread(descriptor, READ_SIZE, read_to)
+        except OSError:
             return None
         if not data:
             return None
-        buffer = tracked.pending + data
-        if not tracked.discarding:
-            complete, newline, rest = buffer.rpartition(b"\n")
-            if newline and len(rest) <= self.config.max_line_bytes:
-                lines = complete.split(b"\n")
-                if (
-                    len(complete) <= self.config.max_line_bytes
-                    or max(map(len, lines)) <= self.config.max_line_bytes
-                ):
-                    start = tracked.offset
-                    tracked.offset += len(complete) + 1
-                    tracked.pending = rest
-                    tracked.tail = _tail(tracked.tail, buffer[: len(complete) + 1])
-                    return Chunk(
-                        tracked.fingerprint,
-                        tracked.path,
-                        start,
-                        tracked.offset,
-                        lines,
-                        tail=tracked.tail,
-                    )
-        return self._read_carefully(tracked, buffer)
-
-    def _read_carefully(self, tracked: _Tracked, buffer: bytes) -> Chunk | None:
-        """Line splitting when an oversized line is involved: keep its prefix, drop the rest."""
-        limit = self.config.max_line_bytes
-        known_before = not tracked.discarding  # else the bytes before buffer[0] were dropped
-        base = tracked.offset + tracked.discarding  # file offset of buffer[0]
-        start = line_start = tracked.offset
-        lines: list[bytes] = []
-        oversized: dict[int, int] = {}
-        position = 0
-        while True:
-            newline = buffer.find(b"\n", position)
-            if newline < 0:
-                if tracked.discarding:
-                    tracked.discarding += len(buffer) - position
-                elif len(buffer) - position > limit:  # an oversized line begins: drop it
-                    tracked.discard_prefix = buffer[position : position + OVERSIZED_PREFIX]
-                    tracked.discarding = len(buffer) - position
-                else:
-                    tracked.pending = buffer[position:]
-                    break
-                tracked.pending = b""
-                break
-            length = newline - position + tracked.discarding
-            if tracked.discarding or length > limit:
-                oversized[len(lines)] = length
-                prefix = (
-                    tracked.discard_prefix
-                    or buffer[position : min(newline, position + OVERSIZED_PREFIX)]
-                )
-                lines.append(prefix)
-                tracked.discarding = 0
-                tracked.discard_prefix = b""
-            else:
-                lines.append(buffer[position:newline])
-            position = newline + 1
-            line_start = base + position
-        tracked.offset = line_start
-        if not lines:
+        tracked.flushed = False
+        start = tracked.offset
+        lines = tracked.splitter.feed(data)
+        if not lines.lines:
             return None
-        tracked.tail = _tail(tracked.tail if known_before else b"", buffer[: line_start - base])
+        tracked.offset = read_to + len(data) - tracked.splitter.buffered
+        if tracked.prefix_len < PREFIX_BYTES and tracked.offset > tracked.prefix_len:
+            tracked.prefix_len = min(tracked.offset, PREFIX_BYTES)
+            tracked.prefix = _checksum(os.pread(descriptor, tracked.prefix_len, 0))
         return Chunk(
-            tracked.fingerprint, tracked.path, start, line_start, lines, oversized, tracked.tail
+            tracked.key,
+            tracked.path,
+            start,
+            tracked.offset,
+            lines.lines,
+            lines.oversized,
+            lines.marked,
+            tracked.position,
         )
+
+    def _last_line(self, tracked: _Tracked) -> Chunk | None:
+        """``--once`` at the end of a file: its last line has no newline."""
+        tracked.flushed = True
+        splitter = tracked.splitter
+        if not splitter.buffered:
+            return None
+        if not splitter.discarding and _whole_json_object(splitter.pending):
+            line = splitter.pending
+            return Chunk(
+                tracked.key,
+                tracked.path,
+                tracked.offset,
+                tracked.offset,
+                [line],
+                position=tracked.position,
+            )
+        log.warning(
+            "%s: the last line (%d bytes at offset %d) has no newline and is %s: not shipped "
+            "now; it is read once its newline arrives",
+            tracked.path,
+            splitter.buffered,
+            tracked.offset,
+            "over the line limit" if splitter.discarding else "not a whole JSON object",
+        )
+        return None
 
     def _finished(self, tracked: _Tracked, now: float) -> bool:
         """Let go of a file read to its end that is deleted, or no longer under its path."""
-        if tracked.pending or tracked.discarding:
+        if tracked.descriptor is None:
+            return not tracked.seen  # closed, and gone from the globs: its checkpoint stays
+        if tracked.splitter.buffered:
             return False
         try:
             stat = os.stat(tracked.path)
@@ -258,17 +456,23 @@ class FileSource:
             current = False
         if current:
             return False
-        return self.once or now - tracked.idle_since >= self.config.rotate_wait_secs
+        return self.once or now - tracked.active >= self.config.rotate_wait_secs
 
     def at_end(self) -> bool:
-        """Every tracked file is read to its last complete line, after a fresh look."""
+        """Every file is read to its last line, after a fresh look."""
         self._discover()
+        if self._waiting:
+            return False
         for tracked in self._tracked.values():
+            if self.once and tracked.splitter.buffered and not tracked.flushed:
+                return False
+            if tracked.descriptor is None:
+                continue
             try:
-                size = os.fstat(tracked.handle.fileno()).st_size
+                size = os.fstat(tracked.descriptor).st_size
             except OSError:
                 continue
-            if size > tracked.offset + len(tracked.pending) + tracked.discarding:
+            if size > tracked.read_to:
                 return False
         return True
 
@@ -277,32 +481,58 @@ class FileSource:
 
     def close(self) -> None:
         for tracked in list(self._tracked.values()):
-            tracked.handle.close()
+            self._close(tracked)
         self._tracked.clear()
 
     @property
     def files(self) -> dict[str, str]:
-        """``path -> fingerprint`` of the files being read."""
-        return {t.path: t.fingerprint for t in self._tracked.values()}
+        """``path -> key`` of the files being followed."""
+        return {t.path: t.key for t in self._tracked.values()}
 
 
-def _tail(previous: bytes, consumed: bytes) -> bytes:
-    """The last :data:`TAIL_BYTES` of what has been consumed."""
-    if len(consumed) >= TAIL_BYTES:
-        return consumed[-TAIL_BYTES:]
-    return (previous + consumed)[-TAIL_BYTES:]
-
-
-def _still_there(handle: BinaryIO, offset: int, tail: bytes, size: int) -> bool:
-    """Whether the file still holds ``tail`` just before ``offset`` (it only grew)."""
-    if offset > size:
+def _holds(descriptor: int, position: Position, size: int) -> bool:
+    """Whether the file still holds what was read up to ``position`` (it only grew)."""
+    if position.offset > size:
         return False
-    if not tail:
-        return True
-    return os.pread(handle.fileno(), len(tail), offset - len(tail)) == tail
+    if position.prefix_len and (
+        _checksum(os.pread(descriptor, position.prefix_len, 0)) != position.prefix
+    ):
+        return False
+    tail = position.tail
+    return not tail or os.pread(descriptor, len(tail), position.offset - len(tail)) == tail
+
+
+def _same_file(descriptor: int, tracked: _Tracked) -> bool:
+    """Whether a path reopened still leads to the file followed (identity and content)."""
+    stat = os.fstat(descriptor)
+    return (stat.st_dev, stat.st_ino) == (tracked.device, tracked.inode) and _holds(
+        descriptor, tracked.position, stat.st_size
+    )
+
+
+def _after_last_newline(descriptor: int, size: int) -> int:
+    """The offset just after the file's last newline (where ``read_from = "end"`` starts)."""
+    end = size
+    while end > 0:
+        begin = max(0, end - READ_SIZE)
+        newline = os.pread(descriptor, end - begin, begin).rfind(b"\n")
+        if newline >= 0:
+            return begin + newline + 1
+        end = begin
+    return 0
+
+
+def _whole_json_object(data: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(data), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def make_data_dir(path: Path) -> Path:
     """Create the data dir (checkpoints, spool, dead letters) if needed."""
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataDirError(f"cannot create the data dir {path}: {error.strerror}") from None
     return path

@@ -7,46 +7,53 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from luna_events.ship.sources import Chunk, Position
+from luna_events.ship.sources.splitter import LineSplitter
+
+READ_SIZE = 256 * 1024
 
 
 class StdinSource:
-    """Reads standard input (or any binary stream) to its end; keeps no checkpoints."""
+    """Reads standard input (or any binary stream) to its end; keeps no checkpoints.
+
+    A last line without a newline is shipped like any other: the stream cannot be
+    read again."""
 
     def __init__(self, stream: BinaryIO | None = None, max_line_bytes: int = 1024 * 1024) -> None:
         self.stream = stream or sys.stdin.buffer
-        self.max_line_bytes = max_line_bytes
+        self.splitter = LineSplitter(max_line_bytes)
         self.offset = 0
+        """Where the next line starts (just after the last newline)."""
+        self._total = 0
         self._ended = False
 
     def poll(self) -> Sequence[Chunk]:
         if self._ended:
             return []
-        lines: list[bytes] = []
-        oversized: dict[int, int] = {}
+        read = getattr(self.stream, "read1", self.stream.read)
+        data = read(READ_SIZE)
         start = self.offset
-        while len(lines) < 1000:
-            line = self.stream.readline(self.max_line_bytes + 1)
-            if not line:
-                self._ended = True
-                break
-            length = len(line)
-            if not line.endswith(b"\n"):
-                if length <= self.max_line_bytes:  # a last line without a newline
-                    lines.append(line)
-                    self.offset += length
-                    continue
-                while (rest := self.stream.readline(self.max_line_bytes + 1)) and not rest.endswith(
-                    b"\n"
-                ):
-                    length += len(rest)
-                length += len(rest)
-                oversized[len(lines)] = length - 1
-                lines.append(line[:1024])
-                self.offset += length
-                continue
-            lines.append(line[:-1])
-            self.offset += length
-        return [Chunk("stdin", "<stdin>", start, self.offset, lines, oversized)] if lines else []
+        if data:
+            self._total += len(data)
+            lines = self.splitter.feed(data)
+            self.offset = self._total - self.splitter.buffered
+        else:
+            self._ended = True
+            lines = self.splitter.finish()
+            self.offset = self._total
+        if not lines.lines:
+            return []
+        return [
+            Chunk(
+                "stdin",
+                "<stdin>",
+                start,
+                self.offset,
+                lines.lines,
+                lines.oversized,
+                lines.marked,
+                Position("<stdin>", self.offset),
+            )
+        ]
 
     def at_end(self) -> bool:
         return self._ended

@@ -1,0 +1,66 @@
+"""The data-dir lock: one shipper per data dir.
+
+Two shippers on one data dir would race on the checkpoints, delete each other's
+spool segments and send everything twice. The first one to start holds an
+exclusive ``flock`` on ``<data_dir>/lock`` for as long as its process lives (the
+kernel lets go when the process ends, even after ``kill -9``); a second one is
+refused with the holder's pid.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+from luna_events.errors import LunaEventsError
+
+LOCK_NAME = "lock"
+
+_held: dict[Path, int] = {}
+"""Data dirs this process holds, with the lock file's descriptor (kept open)."""
+
+
+class DataDirError(LunaEventsError):
+    """The data dir cannot be used: in use by another shipper, or its state unreadable."""
+
+
+def hold(data_dir: Path) -> None:
+    """Lock ``data_dir`` for the rest of this process's life, or raise :class:`DataDirError`.
+
+    Taking a lock this process already holds is a no-op."""
+    key = data_dir.resolve()
+    if key in _held:
+        return
+    path = key / LOCK_NAME
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise DataDirError(f"cannot open the lock file {path}: {error.strerror}") from None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        holder = _holder(descriptor)
+        os.close(descriptor)
+        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise DataDirError(
+                f"data dir {key} is in use by another luna-events ship (pid {holder}); "
+                "give each shipper its own data_dir"
+            ) from None
+        raise DataDirError(f"cannot lock {path}: {error.strerror}") from None
+    try:
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    except OSError:
+        pass  # the pid is only a courtesy for the message above; the lock is what counts
+    _held[key] = descriptor
+
+
+def _holder(descriptor: int) -> str:
+    """The pid written by the lock's holder, or ``unknown``."""
+    try:
+        text = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return "unknown"
+    return text if text.isdigit() else "unknown"
