@@ -1,24 +1,32 @@
 """The JSON line format: one monitoring event per line, in any JSON log stream.
 
 A monitoring line is a JSON object with the key ``luna_event`` (see
-docs/event-format.md)::
+docs/event-format.md); the project's writers put it first::
 
-    {"timestamp": "...", "level": "info", "message": "request",
-     "luna_event": {"v": 1, "series": "requests", "time": 1763794047123456789,
-                    "tags": {"service": "luna-tasks", ...}, "fields": {...}}}
+    {"luna_event": {"v": 1, "series": "requests", "time": 1763794047123456789,
+                    "tags": {"service": "luna-tasks", ...}, "fields": {...}},
+     "timestamp": 1763794047.123456, "level": "INFO", "message": "request"}
 
-Every other key belongs to the logging library and is ignored. A JSON object
-without the key is an ordinary log line, as is anything else that does not mention
-``"luna_event"``; a line that mentions it but cannot be read is a damaged
-monitoring line and is reported, never silently skipped.
+Every other key belongs to the logging library and is ignored. A line is told
+apart by a byte scan for the marker key (:func:`has_marker`), in any spelling JSON
+allows; a line without it is ordinary and is never parsed. A line with it that
+cannot be read is a damaged monitoring line and is reported, never skipped.
+
+This module is the one writer (:func:`dump_line`) and the one reader
+(:func:`decode_envelope` for the fast path, :func:`parse_line` for everything else)
+of the format.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 
 from luna_events import limits
@@ -28,25 +36,153 @@ from luna_events.event import FORMAT_KEY, Event
 FORMAT_VERSION = 1
 """The version written in ``luna_event.v``; readers reject versions they do not know."""
 
-_MARKER = b'"' + FORMAT_KEY.encode() + b'"'
+MARKER = b'"' + FORMAT_KEY.encode() + b'"'
+"""The marker key as the project's writers spell it."""
+
+
+def _escapable(char: str) -> str:
+    hex_digits = "".join(
+        f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{ord(char):04x}"
+    )
+    return f"(?:{re.escape(char)}|\\\\u{hex_digits})"
+
+
+MARKER_PATTERN = '"' + "".join(_escapable(c) for c in FORMAT_KEY) + '"'
+"""The marker key in any JSON spelling: each character plain or as a ``\\uXXXX`` escape
+(the Vector remap uses the same pattern)."""
+NON_FINITE_PATTERN = r"[\[:,]\s*-?(?:NaN|Infinity)\s*[,\]}]"
+"""A ``NaN``/``Infinity`` token where a JSON value goes: what Python's ``json`` module
+(and luna-events' own writers, for a non-finite float) write; not JSON, refused as
+``not_finite``."""
+BIG_INT_PATTERN = r"[\[:,]\s*(-?[0-9]{19,})\s*[,\]}]"
+"""An integer token long enough to be outside the 64-bit range (the Vector remap
+checks each, since Vector reads one as a float)."""
+
+MARKER_MAX_BYTES = 2 + 6 * len(FORMAT_KEY)
+"""The longest spelling of the marker key (every character escaped): a scan over a
+stream in pieces keeps this many bytes minus one from the end of a piece."""
+
+_MARKER_ANY = re.compile(MARKER_PATTERN.encode())
+_NON_FINITE = re.compile(NON_FINITE_PATTERN.encode())
+_NEGATIVE_ZERO = re.compile(rb"[\[:,]\s*-0(?![.eE0-9])")
 _BOM = b"\xef\xbb\xbf"
 
 
-def event_payload(event: Event) -> dict[str, Any]:
-    """The ``luna_event`` object of a monitoring line."""
+def has_marker(data: bytes) -> bool:
+    """Whether ``data`` holds the marker key ``"luna_event"``, plainly or with any of its
+    characters written as a JSON ``\\uXXXX`` escape. A byte scan, no parsing: a line
+    without the marker is an ordinary log line, however long or damaged it is."""
+    return MARKER in data or (b"\\u" in data and _MARKER_ANY.search(data) is not None)
+
+
+def has_negative_zero(data: bytes) -> bool:
+    """Whether ``data`` may hold a ``-0`` number token, which is read as the float negative zero."""
+    return b"-0" in data and _NEGATIVE_ZERO.search(data) is not None
+
+
+# writing ---------------------------------------------------------------------------
+
+
+def event_payload(event: Event, tags: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``luna_event`` object of a monitoring line (``tags`` replaces the event's)."""
     return {
         "v": FORMAT_VERSION,
         "series": event.series,
         "time": event.time_ns,
-        "tags": event.tags,
+        "tags": event.tags if tags is None else tags,
         "fields": event.fields,
     }
 
 
+def _non_finite(event: Event) -> bool:
+    values = [*event.fields.values(), *event.tags.values()]
+    return any(type(v) is float and v - v != 0.0 for v in values)
+
+
+def dump_line(
+    event: Event | None, keys: Mapping[str, Any], *, tags: Mapping[str, Any] | None = None
+) -> bytes:
+    """One JSON line, without its newline: ``luna_event`` first (when there is an
+    event, with ``tags`` in place of its own), then ``keys``. The one writer of the format.
+
+    Never refuses a line: values orjson cannot write (ints beyond 64 bits, lone
+    surrogates, non-string keys) go through the ``json`` module, and a NaN or infinity
+    in the event is written as ``NaN``/``Infinity``, which every reader refuses as
+    ``not_finite`` rather than reading a ``null``.
+    """
+    line: dict[str, Any] = {}
+    if event is not None:
+        line[FORMAT_KEY] = event_payload(event, tags)
+    for key, value in keys.items():
+        line.setdefault(key, value)
+    try:
+        text = orjson.dumps(line, default=str)
+    except TypeError:
+        pass
+    else:
+        if event is None or b"null" not in text or not _non_finite(event):
+            return text
+    return json.dumps(line, default=str, separators=(",", ":")).encode()
+
+
 def to_json_line(event: Event, **context: Any) -> bytes:
-    """Serialize ``event`` as one JSON line (with ``\\n``), after any ``context`` keys."""
-    context[FORMAT_KEY] = event_payload(event)
-    return orjson.dumps(context, option=orjson.OPT_APPEND_NEWLINE)
+    """Serialize ``event`` as one JSON line (with ``\\n``): ``luna_event``, then ``context``."""
+    return dump_line(event, context) + b"\n"
+
+
+# reading ---------------------------------------------------------------------------
+
+
+class _Payload(msgspec.Struct):
+    """The ``luna_event`` object, decoded with its envelope types checked in C."""
+
+    v: int
+    series: str
+    time: int
+    tags: dict[str, Any] = msgspec.field(default_factory=dict)
+    fields: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class _Envelope(msgspec.Struct):
+    """A monitoring line; msgspec skips every other key without building it."""
+
+    luna_event: _Payload
+
+
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+def decode_envelope(raw: bytes) -> _Payload | None:
+    """The fast reader: the ``luna_event`` object of a well-formed, valid-UTF-8 line of
+    the current version with a plain envelope, else ``None`` (ask :func:`parse_line`)."""
+    if raw[:1] != b"{" or has_negative_zero(raw):
+        return None
+    if not raw.isascii():
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            return None
+    try:
+        payload = _decode_envelope(raw).luna_event
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None
+    return payload if payload.v == FORMAT_VERSION else None
+
+
+def _int_token(text: str) -> int | float:
+    return -0.0 if text == "-0" else int(text)
+
+
+def _refuse_constant(text: str) -> float:
+    raise ValueError(f"{text} is not JSON")
+
+
+def read_document(raw: bytes) -> Any:
+    """Decode a whole JSON line exactly as both roads read it: ints of any size stay
+    ints (never rounded to floats), and ``-0`` is the float negative zero, as Vector reads it."""
+    if has_negative_zero(raw):
+        return json.loads(raw, parse_int=_int_token, parse_constant=_refuse_constant)
+    return msgspec.json.decode(raw)
 
 
 class LineKind(enum.Enum):
@@ -71,8 +207,16 @@ class ParsedLine:
     """Why an ordinary line was not taken as an event."""
 
 
+ORDINARY = ParsedLine(LineKind.ORDINARY, reason="no monitoring marker")
+
+
 def _invalid(code: str, path: str, message: str) -> ParsedLine:
     return ParsedLine(LineKind.INVALID, problems=(Problem(code, path, message),))
+
+
+def too_long(max_bytes: int) -> Problem:
+    """The problem of a monitoring line over the size limit."""
+    return Problem("line_too_long", "line", f"line is longer than the {max_bytes}-byte limit")
 
 
 def parse_line(line: bytes | str, *, max_bytes: int = limits.MAX_LINE_BYTES) -> ParsedLine:
@@ -81,28 +225,31 @@ def parse_line(line: bytes | str, *, max_bytes: int = limits.MAX_LINE_BYTES) -> 
     raw = raw.rstrip(b"\r\n")
     if raw.startswith(_BOM):
         raw = raw[len(_BOM) :]  # a file written with a byte order mark: its first line
-    marked = _MARKER in raw
+    if not has_marker(raw):
+        return ORDINARY
     if len(raw) > max_bytes:
-        if marked:
-            return _invalid(
-                "line_too_long", "line", f"line is longer than the {max_bytes}-byte limit"
-            )
-        return ParsedLine(LineKind.ORDINARY, reason="oversized line without the monitoring marker")
-    if not marked and raw[:1] != b"{":
-        return ParsedLine(LineKind.ORDINARY, reason="no monitoring marker")
+        return ParsedLine(LineKind.INVALID, problems=(too_long(max_bytes),))
     try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        if not marked:
-            return ParsedLine(LineKind.ORDINARY, reason="not JSON, no monitoring marker")
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            return _invalid("invalid_utf8", "line", f"invalid UTF-8 at byte {bad.start}")
-        return _invalid("malformed_json", "line", f"malformed JSON: {error}")
+        document = read_document(raw)
+    except (ValueError, RecursionError) as error:
+        return _unreadable(raw, error)
     if not isinstance(document, dict) or FORMAT_KEY not in document:
-        return ParsedLine(LineKind.ORDINARY, reason="no monitoring marker")
+        return ParsedLine(LineKind.ORDINARY, reason="the marker is not a top-level key")
     return _parse_payload(document[FORMAT_KEY])
+
+
+def _unreadable(raw: bytes, error: Exception) -> ParsedLine:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return _invalid("invalid_utf8", "line", f"invalid UTF-8 at byte {bad.start}")
+    if _NON_FINITE.search(raw):
+        return _invalid("not_finite", "line", "NaN or Infinity is not a JSON number")
+    try:  # orjson says where, msgspec only what
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as located:
+        error = located
+    return _invalid("malformed_json", "line", f"malformed JSON: {error}")
 
 
 def _parse_payload(payload: object) -> ParsedLine:

@@ -11,6 +11,10 @@ MAX_TAG_VALUE_BYTES = 1024
 MAX_STRING_FIELD_BYTES = 65535
 """Longest string field value, in UTF-8 bytes (InfluxDB's 64 KB string limit)."""
 
+MAX_SERIES_KEY_BYTES = 65535
+"""Longest key InfluxDB builds for a point: the escaped measurement and tags, ``#!~#``
+and the escaped field key, in bytes (InfluxDB 1.6.7's ``max key length``)."""
+
 MAX_LINE_BYTES = 1024 * 1024
 """Longest JSON line a reader accepts; longer lines are rejected unread."""
 

@@ -1,53 +1,46 @@
-"""Validation and coercion of events against the catalog.
+"""The diagnostic driver of the event rules: every problem of an event at once.
 
-:class:`Validator` reports every problem of an event at once, and turns a valid
-event into its normalized form: tag values as the strings written to InfluxDB,
-field values with the catalog's types. The rules (also in docs/event-format.md):
-
-* the series must be in the catalog, and the time an int within InfluxDB's range;
-* every required tag and field must be present, and there must be a field;
-* catalogued tags and fields must have their catalog type; an int is accepted
-  for a float field and written as a float;
-* additional (uncatalogued) tags may be str, int, float or bool and are written
-  as strings; additional numeric fields are always written as floats, so one key
-  can never reach InfluxDB as an int in one point and a float in the next;
-* no NaN or infinity, no empty tag value, no reserved key (``time``,
-  ``_field``, ``_measurement``, ``_time``), no control
-  characters in keys or tag values, no backslash in a key or tag value that
-  stands before ``,``, ``=``, space or ``"`` or at its end (InfluxDB's parsers read
-  such a backslash in different ways, so it cannot round-trip), no string over the limits in
-  :mod:`luna_events.limits`.
+:class:`Validator` runs the checks of :mod:`luna_events.rules` over every key and
+reports each fault as a :class:`~luna_events.errors.Problem` with its path, in the
+order the Vector remap reports them (time, tags by key, missing tags, fields by key,
+missing fields, no fields, series key). A valid event comes back normalized: tag
+values as the strings written to InfluxDB, field values with the catalog's types.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable
+from typing import Any
 
-from luna_events import limits
-from luna_events.catalog import CATALOG, Catalog, FieldSpec, SeriesSpec, TagSpec, ValueType
+from luna_events.catalog import CATALOG, Catalog
 from luna_events.errors import InvalidEvent, Problem
 from luna_events.event import Event, FieldValue, TagValue
-from luna_events.lineprotocol import format_float
+from luna_events.lineprotocol import escape_key
+from luna_events.rules import (
+    DEFAULT_PLAN,
+    Fault,
+    FieldPlan,
+    Plan,
+    SeriesPlan,
+    TagPlan,
+    additional_field,
+    additional_tag,
+    field_value,
+    series_key_bytes,
+    series_key_fault,
+    tag_wire,
+    time_fault,
+    type_name,
+)
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_UNESCAPABLE_BACKSLASH = re.compile(r'\\(?=[,= "]|$)')
-
-_PYTHON_TYPE_NAMES = {
-    str: "str",
-    int: "int",
-    float: "float",
-    bool: "bool",
-    type(None): "null",
-    dict: "object",
-    list: "array",
-}
+__all__ = ["DEFAULT_VALIDATOR", "Validator", "check", "type_name", "validate"]
 
 
-def type_name(value: object) -> str:
-    """The name used for a value's type in problem messages (JSON-flavoured)."""
-    return _PYTHON_TYPE_NAMES.get(type(value), type(value).__name__)
+def _sorted_keys(mapping: dict[Any, Any]) -> list[Any]:
+    """Keys in the order both roads report them (code point order; odd keys last)."""
+    try:
+        return sorted(mapping)
+    except TypeError:
+        return sorted(mapping, key=lambda k: (type(k) is not str, str(k)))
 
 
 class Validator:
@@ -55,12 +48,7 @@ class Validator:
 
     def __init__(self, catalog: Catalog = CATALOG) -> None:
         self.catalog = catalog
-        self._patterns: dict[str, re.Pattern[str]] = {
-            t.pattern: re.compile(t.pattern)
-            for spec in catalog.values()
-            for t in spec.tags
-            if t.pattern
-        }
+        self.plan = DEFAULT_PLAN if catalog is CATALOG else Plan(catalog)
 
     def validate(self, event: Event) -> Event:
         """Return the normalized event, or raise :class:`InvalidEvent` with every problem."""
@@ -77,266 +65,94 @@ class Validator:
         """The normalized event and no problems, or ``None`` and every problem."""
         problems: list[Problem] = []
         series = event.series
-        spec = self.catalog.get(series) if type(series) is str else None
-        if spec is None:
+        plan = self.plan.series.get(series) if type(series) is str else None
+        if plan is None:
             known = "" if type(series) is str else f" (got {type_name(series)})"
             problems.append(
                 Problem("unknown_series", "series", f"unknown series {series!r}{known}")
             )
             return None, problems
-        time_ns = event.time_ns
-        if type(time_ns) is not int:
-            problems.append(
-                Problem(
-                    "wrong_type", "time", f"time must be an int of ns, got {type_name(time_ns)}"
-                )
-            )
-        elif not limits.MIN_TIME_NS <= time_ns <= limits.MAX_TIME_NS:
-            problems.append(
-                Problem("out_of_range", "time", f"time {time_ns} is outside InfluxDB's range")
-            )
-        tags = self._tags(spec, event.tags, problems)
-        fields = self._fields(spec, event.fields, event.tags, problems)
+        fault = time_fault(event.time_ns)
+        if fault is not None:
+            problems.append(Problem(fault.code, "time", fault.message))
+        tags, segments = _tags(plan, event.tags, problems)
+        fields, field_keys = _fields(plan, event.fields, event.tags, problems)
+        if not problems:
+            fault = series_key_fault(series_key_bytes(plan.measurement, segments, field_keys))
+            if fault is not None:
+                problems.append(Problem(fault.code, "tags", fault.message))
         if problems:
             return None, problems
-        return Event(series, time_ns, tags, fields), problems
+        return Event(series, event.time_ns, tags, fields), problems
 
-    def _tags(
-        self, spec: SeriesSpec, given: dict[str, TagValue], problems: list[Problem]
-    ) -> dict[str, TagValue]:
-        out: dict[str, TagValue] = {}
-        for key, value in given.items():
-            tag_spec = spec.tag(key)
-            path = f"tags.{key}"
-            if tag_spec is None and not _check_key(key, path, problems):
-                continue
-            wire = _tag_wire(tag_spec, value, path, problems)
-            if wire is not None and self._check_tag_value(tag_spec, wire, path, problems):
-                out[key] = wire
-        for required in spec.required_tags:
-            if required.name not in given:
-                problems.append(
-                    Problem(
-                        "missing_tag",
-                        f"tags.{required.name}",
-                        f"required tag {required.name!r} is missing",
-                    )
-                )
-        return out
 
-    def _check_tag_value(
-        self, tag_spec: TagSpec | None, wire: str, path: str, problems: list[Problem]
-    ) -> bool:
-        if not wire:
-            problems.append(Problem("empty_tag", path, "tag value is empty"))
-            return False
-        if not _check_text(wire, path, limits.MAX_TAG_VALUE_BYTES, problems, identifier=True):
-            return False
-        if tag_spec is None:
-            return True
-        if tag_spec.allowed and wire not in tag_spec.allowed:
-            allowed = ", ".join(tag_spec.allowed)
-            problems.append(Problem("not_allowed", path, f"{wire!r} is not one of: {allowed}"))
-            return False
-        if tag_spec.pattern and not self._patterns[tag_spec.pattern].match(wire):
+def _tags(
+    plan: SeriesPlan, given: dict[str, TagValue], problems: list[Problem]
+) -> tuple[dict[str, TagValue], list[str]]:
+    out: dict[str, TagValue] = {}
+    segments: list[str] = []
+    for key in _sorted_keys(given):
+        path = f"tags.{key}"
+        rule: TagPlan | Fault = plan.tags.get(key) or additional_tag(key)
+        if type(rule) is Fault:
+            problems.append(Problem(rule.code, path, rule.message))
+            continue
+        assert isinstance(rule, TagPlan)
+        wire = tag_wire(rule.type, given[key])
+        fault = wire if type(wire) is Fault else rule.value_fault(wire)  # type: ignore[arg-type]
+        if fault is not None:
+            problems.append(Problem(fault.code, path, fault.message))
+            continue
+        out[key] = wire  # type: ignore[assignment]
+        segments.append(rule.prefix + escape_key(wire))  # type: ignore[arg-type]
+    for required in plan.required_tags:
+        if required not in given:
             problems.append(
-                Problem("bad_format", path, f"{wire!r} does not match {tag_spec.pattern}")
+                Problem("missing_tag", f"tags.{required}", f"required tag {required!r} is missing")
             )
-            return False
-        return True
-
-    def _fields(
-        self,
-        spec: SeriesSpec,
-        given: dict[str, FieldValue],
-        tags: dict[str, TagValue],
-        problems: list[Problem],
-    ) -> dict[str, FieldValue]:
-        out: dict[str, FieldValue] = {}
-        for key, value in given.items():
-            field_spec = spec.field(key)
-            path = f"fields.{key}"
-            if field_spec is None and not _check_key(key, path, problems):
-                continue
-            if key in tags and not (field_spec and spec.tag(key)):
-                problems.append(
-                    Problem("key_conflict", path, f"{key!r} is given both as a tag and as a field")
-                )
-                continue
-            coerced = _field_value(field_spec, value, path, problems)
-            if coerced is not None:
-                out[key] = coerced
-        for required in spec.required_fields:
-            if required.name not in given:
-                problems.append(
-                    Problem(
-                        "missing_field",
-                        f"fields.{required.name}",
-                        f"required field {required.name!r} is missing",
-                    )
-                )
-        if not given:
-            problems.append(Problem("no_fields", "fields", "an event needs at least one field"))
-        return out
+    return out, segments
 
 
-def _check_key(key: str, path: str, problems: list[Problem]) -> bool:
-    """Check an uncatalogued key (catalogued keys are known to be fine)."""
-    if type(key) is not str or not key:
-        problems.append(Problem("bad_key", path, "keys must be non-empty strings"))
-        return False
-    if key in limits.RESERVED_KEYS:
-        problems.append(Problem("reserved_key", path, f"{key!r} is reserved by InfluxDB"))
-        return False
-    return _check_text(key, path, limits.MAX_KEY_BYTES, problems, identifier=True, what="key")
-
-
-def _check_text(
-    text: str,
-    path: str,
-    max_bytes: int,
+def _fields(
+    plan: SeriesPlan,
+    given: dict[str, FieldValue],
+    tags: dict[str, TagValue],
     problems: list[Problem],
-    *,
-    identifier: bool,
-    what: str = "value",
-) -> bool:
-    """Length and encodability of a key, tag value (``identifier``) or string field."""
-    if not text.isascii():
-        try:
-            size = len(text.encode())
-        except UnicodeEncodeError:
-            problems.append(Problem("invalid_unicode", path, f"{what} contains a lone surrogate"))
-            return False
-    else:
-        size = len(text)
-    if size > max_bytes:
-        problems.append(
-            Problem("too_long", path, f"{what} is {size} bytes, over the {max_bytes}-byte limit")
-        )
-        return False
-    if identifier:
-        control = _CONTROL.search(text)
-        if control:
+) -> tuple[dict[str, FieldValue], list[str]]:
+    out: dict[str, FieldValue] = {}
+    escaped: list[str] = []
+    for key in _sorted_keys(given):
+        path = f"fields.{key}"
+        rule: FieldPlan | Fault = plan.fields.get(key) or additional_field(key)
+        if type(rule) is Fault:
+            problems.append(Problem(rule.code, path, rule.message))
+            continue
+        assert isinstance(rule, FieldPlan)
+        if plan.conflict(key, tags):
+            problems.append(
+                Problem("key_conflict", path, f"{key!r} is given both as a tag and as a field")
+            )
+            continue
+        value = given[key]
+        text = rule.write(value)
+        if type(text) is Fault:
+            problems.append(Problem(text.code, path, text.message))
+            continue
+        out[key] = field_value(rule.type, value)
+        escaped.append(rule.escaped)
+    for required in plan.required_fields:
+        if required not in given:
             problems.append(
                 Problem(
-                    "control_character",
-                    path,
-                    f"{what} contains control character U+{ord(control.group()):04X}",
+                    "missing_field",
+                    f"fields.{required}",
+                    f"required field {required!r} is missing",
                 )
             )
-            return False
-        if "\\" in text and _UNESCAPABLE_BACKSLASH.search(text):
-            problems.append(
-                Problem(
-                    "unescapable_backslash",
-                    path,
-                    f"{what} has a backslash before ',', '=', ' ', '\"' or at its end, "
-                    "which line protocol cannot carry exactly",
-                )
-            )
-            return False
-    return True
+    if not given:
+        problems.append(Problem("no_fields", "fields", "an event needs at least one field"))
+    return out, escaped
 
-
-def _tag_wire(
-    tag_spec: TagSpec | None, value: object, path: str, problems: list[Problem]
-) -> str | None:
-    """The string a tag value is written as, or ``None`` after reporting a problem."""
-    expected = tag_spec.type if tag_spec else None
-    kind = type(value)
-    if kind is str and expected in (None, ValueType.STR):
-        return value  # type: ignore[return-value]
-    if kind is int and expected in (None, ValueType.INT, ValueType.FLOAT):
-        if not limits.INT64_MIN <= value <= limits.INT64_MAX:  # type: ignore[operator]
-            problems.append(Problem("out_of_range", path, "does not fit in a 64-bit int"))
-            return None
-        return str(value)
-    if kind is float and expected in (None, ValueType.FLOAT):
-        if not math.isfinite(value):  # type: ignore[arg-type]
-            problems.append(Problem("not_finite", path, f"{value} is not allowed"))
-            return None
-        return format_float(value)  # type: ignore[arg-type]
-    if kind is bool and expected in (None, ValueType.BOOL):
-        return "true" if value else "false"
-    wanted = expected.value if expected else "str, int, float or bool"
-    problems.append(Problem("wrong_type", path, f"expected {wanted}, got {type_name(value)}"))
-    return None
-
-
-def _field_value(
-    field_spec: FieldSpec | None, value: object, path: str, problems: list[Problem]
-) -> FieldValue | None:
-    """The field value as written, or ``None`` after reporting a problem."""
-    coerce = _ADDITIONAL if field_spec is None else _COERCERS[field_spec.type]
-    return coerce(value, path, problems)
-
-
-def _as_str(value: object, path: str, problems: list[Problem]) -> FieldValue | None:
-    if type(value) is not str:
-        problems.append(Problem("wrong_type", path, f"expected str, got {type_name(value)}"))
-        return None
-    if not _check_text(value, path, limits.MAX_STRING_FIELD_BYTES, problems, identifier=False):
-        return None
-    return value
-
-
-def _as_int(value: object, path: str, problems: list[Problem]) -> FieldValue | None:
-    if type(value) is not int:
-        problems.append(Problem("wrong_type", path, f"expected int, got {type_name(value)}"))
-        return None
-    if not limits.INT64_MIN <= value <= limits.INT64_MAX:
-        problems.append(Problem("out_of_range", path, f"{value} does not fit in a 64-bit int"))
-        return None
-    return value
-
-
-def _as_float(value: object, path: str, problems: list[Problem]) -> FieldValue | None:
-    kind = type(value)
-    if kind is float:
-        if math.isfinite(value):  # type: ignore[arg-type]
-            return value  # type: ignore[return-value]
-        problems.append(Problem("not_finite", path, f"{value} is not allowed"))
-        return None
-    if kind is int:
-        if abs(value) > limits.MAX_EXACT_FLOAT_INT:  # type: ignore[arg-type]
-            problems.append(
-                Problem("out_of_range", path, f"{value} cannot be written exactly as a float")
-            )
-            return None
-        return float(value)  # type: ignore[arg-type]
-    problems.append(Problem("wrong_type", path, f"expected float, got {type_name(value)}"))
-    return None
-
-
-def _as_bool(value: object, path: str, problems: list[Problem]) -> FieldValue | None:
-    if type(value) is not bool:
-        problems.append(Problem("wrong_type", path, f"expected bool, got {type_name(value)}"))
-        return None
-    return value
-
-
-def _as_additional(value: object, path: str, problems: list[Problem]) -> FieldValue | None:
-    kind = type(value)
-    if kind is str:
-        return _as_str(value, path, problems)
-    if kind is bool:
-        return value  # type: ignore[return-value]
-    if kind is int or kind is float:
-        return _as_float(value, path, problems)
-    problems.append(
-        Problem("wrong_type", path, f"expected str, int, float or bool, got {type_name(value)}")
-    )
-    return None
-
-
-_Coercer = Callable[[object, str, list[Problem]], FieldValue | None]
-_COERCERS: dict[ValueType, _Coercer] = {
-    ValueType.STR: _as_str,
-    ValueType.INT: _as_int,
-    ValueType.FLOAT: _as_float,
-    ValueType.BOOL: _as_bool,
-}
-_ADDITIONAL: _Coercer = _as_additional
 
 DEFAULT_VALIDATOR = Validator()
 
@@ -345,3 +161,9 @@ def validate(event: Event) -> Event:
     """Validate ``event`` against :data:`CATALOG`; return it normalized or raise
     :class:`~luna_events.errors.InvalidEvent` listing every problem."""
     return DEFAULT_VALIDATOR.validate(event)
+
+
+def check(event: Event) -> list[Problem]:
+    """Every problem of ``event`` against :data:`CATALOG` (empty when it is valid),
+    including values an emitter must not write: ints beyond 64 bits, NaN, infinity."""
+    return DEFAULT_VALIDATOR.check(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,9 +65,18 @@ def _outcomes(
             click.echo(f"{label}: cannot read: {error.strerror or error}", err=True)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and line separators written as escapes
+    (``\\n``, ``\\x1b``), so a report stays one ``FILE:LINE: code: where: reason`` line."""
+    return _UNPRINTABLE.sub(lambda m: repr(m[0])[1:-1], text)
+
+
 def _report(label: str, number: int, outcome: Outcome) -> None:
     for problem in outcome.problems:
-        click.echo(f"{label}:{number}: {problem.code}: {problem}", err=False)
+        click.echo(printable(f"{label}:{number}: {problem.code}: {problem}"), err=False)
 
 
 _FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
@@ -94,7 +104,7 @@ def encode(files: tuple[str, ...], max_line_bytes: int) -> None:
         if outcome.line_protocol is not None:
             out.write(outcome.line_protocol.encode() + b"\n")
         elif outcome.problems:
-            click.echo(f"{label}:{number}: {outcome.error}", err=True)
+            click.echo(printable(f"{label}:{number}: {outcome.error}"), err=True)
     out.flush()
     if tally.invalid or tally.unreadable:
         click.echo(tally.summary(), err=True)

@@ -1,22 +1,21 @@
 """The layout shared by every way of writing a line, so all of them write the same bytes.
 
-``{"timestamp", "level", "logger", "message", <context keys>..., "luna_event"}``
+``{"luna_event", "timestamp", "level", "logger", "message", <context keys>...}``
 
-``timestamp`` is the Unix time in seconds as a float with microseconds (the
-``LogRecord``'s ``created``; structlog's default), which costs nothing to write;
-the event's own time is ``luna_event.time`` in nanoseconds.
+``luna_event`` comes first, so a reader finds the marker at the start of the line
+however long the context (a traceback) makes it. ``timestamp`` is the Unix time in
+seconds as a float with microseconds (the ``LogRecord``'s ``created``; structlog's
+default), which costs nothing to write; the event's own time is ``luna_event.time``
+in nanoseconds. The bytes are written by :func:`luna_events.jsonline.dump_line`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from luna_events.event import FORMAT_KEY, Event
-from luna_events.jsonline import FORMAT_VERSION
+from luna_events.event import Event
+from luna_events.jsonline import dump_line
 
 
 def with_service(event: Event, service: str | None) -> dict[str, Any]:
@@ -46,17 +45,6 @@ def render(
     if context:
         for key, value in context.items():
             line.setdefault(key, value)
-    if event is not None:
-        line[FORMAT_KEY] = {
-            "v": FORMAT_VERSION,
-            "series": event.series,
-            "time": event.time_ns,
-            "tags": with_service(event, service),
-            "fields": event.fields,
-        }
-    try:
-        return orjson.dumps(line, default=str)
-    except TypeError:
-        # ints beyond 64 bits, lone surrogates, keys that are not strings: still write
-        # the line (the shipper dead-letters it with its reason), never lose the record
-        return json.dumps(line, default=str, separators=(",", ":")).encode()
+    if event is None:
+        return dump_line(None, line)
+    return dump_line(event, line, tags=with_service(event, service))

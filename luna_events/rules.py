@@ -1,0 +1,355 @@
+"""The event rules, written once, and the plan compiled from them for each series.
+
+Every check an event goes through lives here as one function that returns the
+wire text of a value (``str``) or the :class:`Fault` that stops it. Two drivers run
+the same checks: :class:`~luna_events.fastpath.FastEncoder` stops at the first fault
+and caches what repeats, :class:`~luna_events.validation.Validator` lists every
+fault as a :class:`~luna_events.errors.Problem`. ``luna-events generate vector``
+writes the Vector remap's limits, patterns and tables from the same plan
+(:mod:`luna_events.generate.vector`).
+
+The rules, in the order a key is checked (also in docs/event-format.md):
+
+* a key that is not catalogued must be a non-empty string (``bad_key``), not
+  reserved (``reserved_key``), valid Unicode, at most 256 bytes, without control
+  characters or a backslash line protocol cannot carry;
+* a tag value must have its catalog type (any of str/int/float/bool for an
+  additional tag), fit in 64 bits, be finite, not be empty, pass the same text
+  checks as a key (1024 bytes), and be one of its allowed values or match its pattern;
+* a field value must have its catalog type (an int is accepted for a float), fit in
+  64 bits (2^53 when written as a float), be finite, and a string at most 65535 bytes;
+* the series key InfluxDB builds (escaped measurement and tags, ``#!~#`` and the
+  longest escaped field key) must fit in 65535 bytes (measured on InfluxDB 1.6.7).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from luna_events import limits
+from luna_events.catalog import CATALOG, Catalog, SeriesSpec, ValueType
+from luna_events.lineprotocol import escape_key, escape_measurement, escape_string, format_float
+
+CONTROL_PATTERN = r"[\x00-\x1f\x7f]"
+"""A character line protocol cannot carry in a key or tag value."""
+BACKSLASH_PATTERN = r'\\([,= "]|$)'
+"""A backslash InfluxDB's parsers read in different ways, so it cannot round-trip."""
+SERIES_KEY_SEPARATOR = "#!~#"
+"""What InfluxDB puts between the series key and a field key (its 65535-byte limit covers both)."""
+
+_CONTROL = re.compile(CONTROL_PATTERN)
+_BAD_IDENTIFIER = re.compile(CONTROL_PATTERN + "|" + BACKSLASH_PATTERN)
+_INT64_MIN = limits.INT64_MIN
+_INT64_MAX = limits.INT64_MAX
+_EXACT = limits.MAX_EXACT_FLOAT_INT
+_FLOAT = ValueType.FLOAT
+_INT = ValueType.INT
+_STR = ValueType.STR
+_BOOL = ValueType.BOOL
+
+_TYPE_NAMES = {
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    type(None): "null",
+    dict: "object",
+    list: "array",
+}
+
+
+class Fault(NamedTuple):
+    """Why a value or key is refused: a stable ``code`` and a message for a person."""
+
+    code: str
+    message: str
+
+
+def type_name(value: object) -> str:
+    """The name used for a value's type in problem messages (JSON-flavoured)."""
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def utf8_size(text: str) -> int | None:
+    """Bytes of ``text`` in UTF-8, or ``None`` when it holds a lone surrogate."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        return None
+
+
+# keys and tag values ---------------------------------------------------------------
+
+
+def text_fault(text: str, max_bytes: int, what: str) -> Fault | None:
+    """Encodability and length of a key or tag value; ``None`` when it may be written."""
+    size = utf8_size(text)
+    if size is None:
+        return Fault("invalid_unicode", f"{what} contains a lone surrogate")
+    if size > max_bytes:
+        return Fault("too_long", f"{what} is {size} bytes, over the {max_bytes}-byte limit")
+    if _BAD_IDENTIFIER.search(text):
+        control = _CONTROL.search(text)
+        if control:
+            return Fault(
+                "control_character", f"{what} contains control character U+{ord(control[0]):04X}"
+            )
+        return Fault(
+            "unescapable_backslash",
+            f"{what} has a backslash before ',', '=', ' ', '\"' or at its end, "
+            "which line protocol cannot carry exactly",
+        )
+    return None
+
+
+def key_fault(key: object) -> Fault | None:
+    """Why an uncatalogued tag or field key cannot be written, or ``None``."""
+    if type(key) is not str or not key:
+        return Fault("bad_key", "keys must be non-empty strings")
+    if key in limits.RESERVED_KEYS:
+        return Fault("reserved_key", f"{key!r} is reserved by InfluxDB")
+    return text_fault(key, limits.MAX_KEY_BYTES, "key")
+
+
+def tag_wire(expected: ValueType | None, value: object) -> str | Fault:
+    """The string a tag value is written as (``None``: an additional tag)."""
+    kind = type(value)
+    if kind is str and expected in (None, _STR):
+        return value  # type: ignore[return-value]
+    if kind is int and expected in (None, _INT, _FLOAT):
+        if _INT64_MIN <= value <= _INT64_MAX:  # type: ignore[operator]
+            return str(value)
+        return Fault("out_of_range", f"{value} does not fit in a 64-bit int")
+    if kind is float and expected in (None, _FLOAT):
+        if value - value == 0.0:  # type: ignore[operator]
+            return format_float(value)  # type: ignore[arg-type]
+        return Fault("not_finite", f"{value} is not allowed")
+    if kind is bool and expected in (None, _BOOL):
+        return "true" if value else "false"
+    wanted = expected.value if expected else "str, int, float or bool"
+    return Fault("wrong_type", f"expected {wanted}, got {type_name(value)}")
+
+
+# field values ----------------------------------------------------------------------
+
+
+def float_text(value: object) -> str | Fault:
+    """A float field: a finite float, or an int that a float holds exactly."""
+    kind = type(value)
+    if kind is float:
+        if value - value == 0.0:  # type: ignore[operator]
+            text = repr(value)
+            if text[-2:] == ".0":
+                return text[:-2]
+            return format_float(value) if "e" in text else text  # type: ignore[arg-type]
+        return Fault("not_finite", f"{value} is not allowed")
+    if kind is int:
+        if -_EXACT <= value <= _EXACT:  # type: ignore[operator]
+            return format_float(float(value))  # type: ignore[arg-type]
+        return Fault("out_of_range", f"{value} cannot be written exactly as a float")
+    return Fault("wrong_type", f"expected float, got {type_name(value)}")
+
+
+def int_text(value: object) -> str | Fault:
+    """An int field, written with ``i``."""
+    if type(value) is not int:
+        return Fault("wrong_type", f"expected int, got {type_name(value)}")
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        return Fault("out_of_range", f"{value} does not fit in a 64-bit int")
+    return f"{value}i"
+
+
+def str_text(value: object) -> str | Fault:
+    """A string field, quoted and escaped."""
+    if type(value) is not str:
+        return Fault("wrong_type", f"expected str, got {type_name(value)}")
+    size = utf8_size(value)
+    if size is None:
+        return Fault("invalid_unicode", "value contains a lone surrogate")
+    if size > limits.MAX_STRING_FIELD_BYTES:
+        return Fault(
+            "too_long",
+            f"value is {size} bytes, over the {limits.MAX_STRING_FIELD_BYTES}-byte limit",
+        )
+    return '"' + escape_string(value) + '"'
+
+
+def bool_text(value: object) -> str | Fault:
+    """A bool field."""
+    if type(value) is not bool:
+        return Fault("wrong_type", f"expected bool, got {type_name(value)}")
+    return "true" if value else "false"
+
+
+def additional_text(value: object) -> str | Fault:
+    """An uncatalogued field: strings and bools keep their type, numbers are floats."""
+    kind = type(value)
+    if kind is str:
+        return str_text(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return float_text(value)
+    return Fault("wrong_type", f"expected str, int, float or bool, got {type_name(value)}")
+
+
+FieldWriter = Callable[[object], "str | Fault"]
+WRITERS: dict[ValueType | None, FieldWriter] = {
+    _FLOAT: float_text,
+    _INT: int_text,
+    _STR: str_text,
+    _BOOL: bool_text,
+    None: additional_text,
+}
+"""The field writer for each catalog type; ``None`` is an additional field."""
+
+
+def field_value(expected: ValueType | None, value: Any) -> Any:
+    """A field value as normalized (a value its writer accepted): numbers for a float
+    field or an additional numeric field become ``float``."""
+    if expected is _FLOAT or (expected is None and type(value) is int):
+        return float(value)
+    return value
+
+
+# the plan ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True, eq=False)
+class TagPlan:
+    """How to check and write one tag key; ``type`` is ``None`` for an additional tag."""
+
+    key: str
+    type: ValueType | None
+    prefix: str
+    """``",key="`` with the key escaped."""
+    allowed: tuple[str, ...] = ()
+    pattern: str | None = None
+    required: bool = False
+    regex: re.Pattern[str] | None = None
+    segments: dict[str | int, str] = field(default_factory=dict)
+    """The fast driver's cache: ``value -> ",key=value"`` for str and int values found valid."""
+
+    def value_fault(self, wire: str) -> Fault | None:
+        """Why a tag value (as written) cannot be written, or ``None``."""
+        if not wire:
+            return Fault("empty_tag", "tag value is empty")
+        fault = text_fault(wire, limits.MAX_TAG_VALUE_BYTES, "value")
+        if fault is not None:
+            return fault
+        if self.allowed and wire not in self.allowed:
+            return Fault("not_allowed", f"{wire!r} is not one of: {', '.join(self.allowed)}")
+        if self.regex is not None and not self.regex.match(wire):
+            return Fault("bad_format", f"{wire!r} does not match {self.pattern}")
+        return None
+
+    def segment(self, value: object) -> str | Fault:
+        """``",key=value"`` escaped, or the fault of the value."""
+        wire = tag_wire(self.type, value)
+        if type(wire) is Fault:
+            return wire
+        fault = self.value_fault(wire)  # type: ignore[arg-type]
+        if fault is not None:
+            return fault
+        return self.prefix + escape_key(wire)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPlan:
+    """How to check and write one field key; ``type`` is ``None`` for an additional field."""
+
+    key: str
+    type: ValueType | None
+    escaped: str
+    write: FieldWriter
+    required: bool = False
+
+
+def additional_tag(key: object) -> TagPlan | Fault:
+    """The plan of an uncatalogued tag key."""
+    fault = key_fault(key)
+    if fault is not None:
+        return fault
+    return TagPlan(key, None, f",{escape_key(key)}=")  # type: ignore[arg-type]
+
+
+def additional_field(key: object) -> FieldPlan | Fault:
+    """The plan of an uncatalogued field key."""
+    fault = key_fault(key)
+    if fault is not None:
+        return fault
+    return FieldPlan(key, None, escape_key(key), additional_text)  # type: ignore[arg-type]
+
+
+def series_key_bytes(measurement: str, segments: Iterable[str], field_keys: Iterable[str]) -> int:
+    """The longest key InfluxDB builds for a point: escaped series key, ``#!~#`` and the
+    longest escaped field key, in bytes."""
+    key = len((measurement + "".join(segments)).encode("utf-8", "surrogatepass"))
+    longest = max((len(k.encode("utf-8", "surrogatepass")) for k in field_keys), default=0)
+    return key + len(SERIES_KEY_SEPARATOR) + longest
+
+
+def series_key_fault(size: int) -> Fault | None:
+    """Why a point's series key is too long for InfluxDB, or ``None``."""
+    if size > limits.MAX_SERIES_KEY_BYTES:
+        return Fault(
+            "series_key_too_long",
+            f"the series key with the longest field key is {size} bytes, over InfluxDB's "
+            f"{limits.MAX_SERIES_KEY_BYTES}-byte limit",
+        )
+    return None
+
+
+class SeriesPlan:
+    """Everything needed to check and write the events of one series."""
+
+    def __init__(self, spec: SeriesSpec) -> None:
+        self.name = spec.name
+        self.measurement = escape_measurement(spec.name)
+        self.tags: dict[str, TagPlan] = {
+            t.name: TagPlan(
+                t.name,
+                t.type,
+                f",{escape_key(t.name)}=",
+                tuple(t.allowed),
+                t.pattern,
+                t.required,
+                re.compile(t.pattern) if t.pattern else None,
+            )
+            for t in spec.tags
+        }
+        self.fields: dict[str, FieldPlan] = {
+            f.name: FieldPlan(f.name, f.type, escape_key(f.name), WRITERS[f.type], f.required)
+            for f in spec.fields
+        }
+        self.required_tags = tuple(sorted(t.name for t in spec.required_tags))
+        self.required_fields = tuple(sorted(f.name for f in spec.required_fields))
+
+    def conflict(self, key: str, tags: Any) -> bool:
+        """Whether field ``key`` is also given as a tag, which only the catalog may allow."""
+        return key in tags and not (key in self.fields and key in self.tags)
+
+
+class Plan:
+    """The compiled rules of every series of a catalog."""
+
+    def __init__(self, catalog: Catalog = CATALOG) -> None:
+        self.catalog = catalog
+        self.series = {name: SeriesPlan(spec) for name, spec in catalog.items()}
+
+
+def time_fault(time_ns: object) -> Fault | None:
+    """Why an event time cannot be written, or ``None``."""
+    if type(time_ns) is not int:
+        return Fault("wrong_type", f"time must be an int of ns, got {type_name(time_ns)}")
+    if not limits.MIN_TIME_NS <= time_ns <= limits.MAX_TIME_NS:
+        return Fault("out_of_range", f"time {time_ns} is outside InfluxDB's range")
+    return None
+
+
+DEFAULT_PLAN = Plan()
