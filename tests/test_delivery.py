@@ -128,11 +128,20 @@ def test_missing_database_and_a_full_spool_hold_reading_until_influxdb_is_ready(
     topology = build_topology(config)
     runner = threading.Thread(target=topology.run, daemon=True)
     runner.start()
-    time.sleep(3)
+    checkpoints = tmp_path / "data" / "checkpoints.json"
+    read: list[int] = []  # lines read, one reading per poll
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        read = [*read[-4:], topology.stats.lines_read]
+        held = len(read) == 5 and len(set(read)) == 1  # reading stood still for a second
+        if held and topology.stats.retries > 0 and checkpoints.exists():
+            break
+        time.sleep(0.25)
     assert topology.stats.events_shipped == 0 and topology.stats.retries > 0
     assert topology.spool.size >= 200_000, "the spool filled up"
-    checkpoint = json.loads((tmp_path / "data" / "checkpoints.json").read_text())["files"][0]
-    assert checkpoint["offset"] < log.stat().st_size, "reading stopped: backpressure"
+    assert read[-1] < len(events), "reading stopped: backpressure"
+    checkpoint = json.loads(checkpoints.read_text())["files"][0]
+    assert checkpoint["offset"] < log.stat().st_size, "the checkpoint stopped there too"
     influxdb.create_database(database)
     deadline = time.monotonic() + 60
     while len(sequence_numbers(influxdb, database)) < len(events) and time.monotonic() < deadline:
