@@ -1,0 +1,198 @@
+"""Faults in the shipper's state: damaged checkpoints, two shippers on one data dir,
+a full disk under the checkpoints, version 1 checkpoints. Real InfluxDB, the real
+``luna-events ship`` command where the operator's view matters."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from luna_events.localservers import InfluxDB1
+from luna_events.ship.checkpoints import Checkpoints
+from luna_events.ship.config import SourceConfig
+from luna_events.ship.sources import Position
+from luna_events.ship.sources.file import FileSource
+
+from .shipping import (
+    ShipperProcess,
+    influx_sink,
+    line,
+    make_events,
+    sequence_numbers,
+    ship_config,
+    stored_as_sent,
+    wait_for,
+    write_toml,
+)
+
+
+def run_once(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``luna-events ship -c CONFIG --once`` to its end."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LUNA_MONITORING_")}
+    return subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def summary_count(stderr: str, label: str) -> int:
+    """A figure of the ``--once`` summary table."""
+    for row in stderr.splitlines():
+        if label in row:
+            return int(row.split(label)[1].strip(" │|").replace(",", "").split()[0])
+    raise AssertionError(f"no {label!r} in the summary:\n{stderr}")
+
+
+DAMAGE = {
+    "empty": lambda good: b"",
+    "cut": lambda good: good[: len(good) // 2],
+    "garbage": lambda good: bytes(range(256)) * 4,
+    "wrong shape": lambda good: orjson.dumps({"version": 2, "files": {"a": 1}}),
+    "wrong types": lambda good: orjson.dumps({"version": 2, "files": [{"key": 1, "offset": -5}]}),
+}
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_checkpoints_are_set_aside_and_every_file_is_read_again(
+    tmp_path: Path, influxdb: InfluxDB1, database: str, damage: str
+):
+    events = make_events(1_000, seed=101)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(e) for e in events[:600]))
+    (logs / "b.jsonl").write_bytes(b"".join(line(e) for e in events[600:]))
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    first = run_once(config)
+    assert first.returncode == 0, first.stderr
+    checkpoints = tmp_path / "data" / "checkpoints.json"
+    damaged = DAMAGE[damage](checkpoints.read_bytes())
+    checkpoints.write_bytes(damaged)
+
+    second = run_once(config)
+
+    assert second.returncode == 0, second.stderr
+    assert "Traceback" not in second.stderr
+    errors = [row for row in second.stderr.splitlines() if " ERROR " in row]
+    assert len(errors) == 1, second.stderr
+    aside = list(checkpoints.parent.glob("checkpoints.json.corrupt-*"))
+    assert len(aside) == 1
+    assert str(checkpoints) in errors[0] and str(aside[0]) in errors[0]
+    assert "reading every file again from its start" in errors[0]
+    assert aside[0].read_bytes() == damaged, "kept for a post-mortem"
+    assert summary_count(second.stderr, "events shipped") == len(events), "read again whole"
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+    third = run_once(config)
+    assert summary_count(third.stderr, "events shipped") == 0, "fresh checkpoints saved"
+
+
+@pytest.mark.server
+def test_a_second_shipper_on_the_same_data_dir_is_refused(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(3_000, seed=103)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.jsonl").write_bytes(b"".join(line(e) for e in events[:1_000]))
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    first = ShipperProcess(config)
+    try:
+        wait_for(influxdb, database, 1_000, timeout=60)
+        for extra in ((), ("--once",)):
+            second = subprocess.run(
+                [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), *extra],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert second.returncode == 2, second.stderr
+            assert "Traceback" not in second.stderr
+            assert second.stderr.strip().count("\n") == 0, "one line"
+            assert str((tmp_path / "data").resolve()) in second.stderr
+            assert f"pid {first.process.pid}" in second.stderr
+        with open(logs / "a.jsonl", "ab") as handle:
+            handle.write(b"".join(line(e) for e in events[1_000:]))
+        numbers = wait_for(influxdb, database, len(events), timeout=60)
+    finally:
+        code, stderr = first.terminate()
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert sorted(numbers) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+    after = run_once(config)  # the lock went with the first process
+    assert after.returncode == 0, after.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A 1 MiB tmpfs (needs root: CI runs as root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_checkpoint_save_on_a_full_disk_raises_and_leaves_nothing_behind(small_disk: Path):
+    checkpoints = Checkpoints(small_disk)
+    checkpoints.update({"k": Position("/logs/a", 10, b"x\n", "h", 1, 2, 10, "p")})
+    saved = (small_disk / "checkpoints.json").read_bytes()
+    filler = small_disk / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError):
+        while True:
+            os.write(descriptor, b"\0" * 4096)
+    os.close(descriptor)
+    many = {f"k{n}": Position(f"/logs/{n}", n, b"y" * 32, "h") for n in range(2_000)}
+    with pytest.raises(OSError) as raised:
+        checkpoints.update(many)
+    assert raised.value.errno == errno.ENOSPC
+    assert sorted(p.name for p in small_disk.iterdir()) == ["checkpoints.json", "filler"]
+    assert (small_disk / "checkpoints.json").read_bytes() == saved, "the old file is whole"
+    filler.unlink()
+    checkpoints.save()  # room again: the same call succeeds
+    assert len(Checkpoints(small_disk).positions) == 2_001
+
+
+def test_version_1_checkpoints_are_migrated_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "a.log"
+    log.write_bytes(b"HEADER\nline1\nline2\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    fingerprint = hashlib.blake2b(b"HEADER\n", digest_size=12).hexdigest()
+    version_1 = {
+        "version": 1,
+        "files": [{"fingerprint": fingerprint, "path": str(log), "offset": 13, "tail": ""}],
+    }
+    (data / "checkpoints.json").write_bytes(orjson.dumps(version_1))
+    with open(log, "ab") as handle:
+        handle.write(b"line3\n")
+    files = FileSource(
+        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0), Checkpoints(data)
+    )
+    assert "migrating 1 file(s) from version 1" in caplog.text
+    lines = [line for chunk in files.poll() for line in chunk.lines]
+    assert lines == [b"line2", b"line3"], "continues where version 1 left off"
+    saved = orjson.loads((data / "checkpoints.json").read_bytes())
+    assert saved["version"] == 2 and [f["offset"] for f in saved["files"]] == [13]
