@@ -1,0 +1,373 @@
+"""luna_events.compat against the seeds: each class gives the point the original wrote.
+
+The table holds, for every point class of the seeds, a constructor call with the
+seed's positional arguments and the InfluxDB point the seeds describe (measurement,
+tags as strings, fields, time in ns). The last test runs code written against the
+seeds' classes, unchanged but for its import line, and finds its points in a real
+InfluxDB after ``luna-events ship --once``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from luna_events import compat
+from luna_events.compat import (
+    BaseMonitoringAdapter,
+    BaseRequestMonitoringPlugin,
+    DataForMonitoring,
+    RequestErrorMonitoringPoint,
+    RequestMonitoringPoint,
+    SubtaskErrorPoint,
+    SubtaskExecutionPoint,
+    SubtaskFinalPoint,
+    SubtaskMonitoringBasePoint,
+    WorkerQueuePoint,
+    WorkerRequestPoint,
+    getRoute,
+    monitorTime,
+    point_to_event,
+)
+from luna_events.compat.monitoring import DELIVERY_NOTE
+from luna_events.jsonline import event_from_line
+from luna_events.localservers import InfluxDB1
+from luna_events.logs.setup import configure_logging
+from luna_events.plugins import PluginRunner, as_plugin
+from luna_events.timing import monitor_time
+from luna_events.validation import validate
+from tests.shipping import influx_sink, ship_config, write_toml
+
+T = 1763794047.123456
+T_NS = int(T * 10**9)
+
+# (point, measurement, tags as the original wrote them, fields as InfluxDB stores them)
+TABLE: list[tuple[Any, str, dict[str, str], dict[str, Any]]] = [
+    (
+        RequestMonitoringPoint(
+            "1763794047,0b6e", "/version", "GET", 0.004, T, "luna-tasks", 200, None, None
+        ),
+        "requests",
+        {"route": "GET:/version", "service": "luna-tasks", "status_code": "200"},
+        {"request_id": "1763794047,0b6e", "execution_time": 0.004},
+    ),
+    (
+        RequestMonitoringPoint(
+            "r2",
+            "/sdk",
+            "POST",
+            0.25,
+            T,
+            "luna-remote-sdk",
+            201,
+            {"account_id": "acc-1", "zone": "eu"},
+            {"load_images_for_processing_time": 0.125, "images": 3},
+        ),
+        "requests",
+        {
+            "route": "POST:/sdk",
+            "service": "luna-remote-sdk",
+            "status_code": "201",
+            "account_id": "acc-1",
+            "zone": "eu",
+        },
+        # an additional numeric field is always a float (see docs/migrating.md)
+        {"request_id": "r2", "execution_time": 0.25, "load_images_for_processing_time": 0.125}
+        | {"images": 3.0},
+    ),
+    (
+        RequestErrorMonitoringPoint(
+            "r3", "/tasks/{task_id}", "DELETE", 12002, "luna-tasks", T, 400, {"retry": True}
+        ),
+        "errors",
+        {
+            "route": "DELETE:/tasks/{task_id}",
+            "service": "luna-tasks",
+            "status_code": "400",
+            "error_code": "12002",
+            "retry": "True",
+        },
+        {"request_id": "r3"},
+    ),
+    (
+        SubtaskErrorPoint(T, 12, 7, 5, 27001),
+        "subtask_errors",
+        {
+            "service": "luna-tasks-worker",
+            "task_id": "7",
+            "subtask_id": "12",
+            "task_type": "5",
+            "error_code": "27001",
+        },
+        {"error_code": 27001},
+    ),
+    (
+        SubtaskExecutionPoint(
+            T, 12, 7, 5, None, {"linked_faces": 10, "save_result_time": 0.5, "match_time": 2}
+        ),
+        "subtask_execution",
+        {"service": "luna-tasks-worker", "task_id": "7", "subtask_id": "12", "task_type": "5"},
+        # a catalogued float given as an int is a float
+        {"linked_faces": 10, "save_result_time": 0.5, "match_time": 2.0},
+    ),
+    (
+        SubtaskFinalPoint(T, 12, 7, 5, 1.5, 1),
+        "subtask_final",
+        {"service": "luna-tasks-worker", "task_id": "7", "subtask_id": "12", "task_type": "5"},
+        {"execution_time": 1.5, "status": 1},
+    ),
+    (
+        WorkerQueuePoint(T, 12, 7, 5, 0.01),
+        "worker_queue",
+        {"service": "luna-tasks-worker", "task_id": "7", "subtask_id": "12", "task_type": "5"},
+        {"transport_time": 0.01},
+    ),
+    (
+        WorkerRequestPoint(T, 12, 7, 0.02),
+        "worker_requests",
+        {"service": "luna-tasks-worker", "task_id": "7", "subtask_id": "12"},
+        {"transport_time": 0.02},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("point", "measurement", "tags", "fields"), TABLE, ids=[type(row[0]).__name__ for row in TABLE]
+)
+def test_each_point_is_the_point_the_original_wrote(
+    point: Any, measurement: str, tags: dict[str, str], fields: dict[str, Any]
+):
+    original = BaseMonitoringAdapter.convertPointToDict(point)
+    assert original["measurement"] == measurement == point.series
+    assert original["time"] == T_NS
+    assert original["tags"] == tags
+    assert original["fields"] == point.fields
+    assert point.eventTime == T and isinstance(point.eventTime, float)
+    stored = validate(point_to_event(point))  # what the shipper writes to InfluxDB
+    assert (stored.series, stored.time_ns, stored.tags) == (measurement, T_NS, tags)
+    assert stored.fields == fields
+    assert {k: type(v) for k, v in stored.fields.items()} == {k: type(v) for k, v in fields.items()}
+
+
+def test_request_points_keep_the_seed_attributes():
+    point = RequestMonitoringPoint("id", "/version", "GET", 0.5, T, "luna-tasks", 200)
+    assert (point.requestId, point.route, point.requestTime, point.statusCode) == (
+        "id",
+        "GET:/version",
+        T,
+        200,
+    )
+    assert point.executionTime == 0.5 and point.additionalTags == {}
+    error = RequestErrorMonitoringPoint("id", "/x", "GET", 11001, "luna-tasks", T, 500)
+    assert error.errorCode == 11001 and error.series == "errors"
+
+
+def test_initialize_names_the_service_of_subtask_points():
+    try:
+        SubtaskMonitoringBasePoint.initialize("luna-tasks-custom")
+        assert SubtaskFinalPoint(T, 1, 2, 3, 0.1, 0).tags["service"] == "luna-tasks-custom"
+        WorkerRequestPoint.initialize("luna-tasks-custom-2")
+        assert WorkerRequestPoint(T, 1, 2, 0.1).tags["service"] == "luna-tasks-custom-2"
+    finally:
+        SubtaskMonitoringBasePoint.initialize("luna-tasks-worker")
+        WorkerRequestPoint.initialize("luna-tasks-worker")
+
+
+def test_get_route_and_monitor_time_keep_the_seed_order():
+    assert getRoute("/version", "GET") == "GET:/version"
+    data = DataForMonitoring()
+    with monitorTime(data, "match_time"):
+        pass
+    with monitorTime(data, "match_time"):
+        pass
+    assert isinstance(data.fields["match_time"], float)
+    with pytest.raises(ValueError), monitorTime(data, "save_result_time"):
+        raise ValueError
+    assert "save_result_time" not in data.fields, "a block that raises records nothing"
+    with pytest.raises(TypeError, match="swapped"), monitorTime("match_time", data):  # type: ignore[arg-type]
+        pass
+    with pytest.raises(TypeError, match="swapped"):
+        monitor_time(data, "match_time")  # type: ignore[arg-type]
+    with monitor_time("match_time", data):  # the typed API accepts the seed's container
+        pass
+
+
+def test_adapter_writes_each_point_at_once_and_says_once_where_delivery_happens(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(compat.monitoring, "_noted", __import__("threading").Event())
+    stream = io.StringIO()
+    setup = configure_logging(service="luna-tasks", stream=stream, use_queue=False)
+    try:
+        monitoring = compat.LunaRequestInfluxMonitoring(
+            {"user": "u", "password": "secret"}, "influx.local", 8086, True, 1
+        )
+        compat.LunaRequestInfluxMonitoring("more", flushingPeriod=5)
+        asyncio.run(_await(monitoring.initializeMonitoring()))
+        monitoring.flushPoints([row[0] for row in TABLE[:3]])
+        written = stream.getvalue().splitlines()  # no flush, no wait: already written
+        monitoring.adapter.addPointsToBuffer([TABLE[3][0]])
+        monitoring.stopMonitoring()  # not awaited: fine too
+    finally:
+        setup.close()
+    lines = stream.getvalue().splitlines()
+    notes = [line for line in lines if DELIVERY_NOTE in line]
+    assert len(notes) == 1 and "secret" not in stream.getvalue()
+    assert len(written) == 4  # the note and three points
+    events = [event_from_line(line) for line in lines if line not in notes]
+    assert [e.series for e in events] == ["requests", "requests", "errors", "subtask_errors"]
+    assert monitoring.adapter._buffer == []
+
+
+async def _await(result: Any) -> None:
+    await result
+
+
+def test_adapter_never_raises_for_a_broken_point(caplog: pytest.LogCaptureFixture):
+    class Broken(compat.BaseMonitoringPoint):
+        series = "requests"
+
+        @property
+        def tags(self) -> dict[str, Any]:
+            raise RuntimeError("tags bug")
+
+        @property
+        def fields(self) -> dict[str, Any]:
+            return {}
+
+    stream = io.StringIO()
+    setup = configure_logging(service="luna-tasks", stream=stream, use_queue=False)
+    try:
+        adapter = BaseMonitoringAdapter(None, 1)
+        adapter.addPointsToBuffer([Broken(T), TABLE[0][0]])
+        adapter.addPointsToBuffer(None)  # type: ignore[arg-type]
+    finally:
+        setup.close()
+    lines = [line for line in stream.getvalue().splitlines() if DELIVERY_NOTE not in line]
+    assert [event_from_line(line).series for line in lines] == ["requests"]
+    assert "tags bug" in caplog.text
+
+
+class Recorder(BaseRequestMonitoringPlugin):
+    seen: list[Any] = []
+
+    async def flushPointToMonitoring(self, point: Any, logger: logging.Logger) -> None:  # noqa: N802
+        Recorder.seen.append(point)
+
+
+def test_seed_plugins_receive_the_request_points():
+    runner = PluginRunner({"recorder": as_plugin(Recorder)})
+    Recorder.seen.clear()
+    runner.submit(point_to_event(TABLE[1][0]))
+    runner.submit(point_to_event(TABLE[2][0]))
+    runner.submit(point_to_event(TABLE[3][0]))  # not a request point: not handed on
+    runner.close()
+    first, second = Recorder.seen
+    assert isinstance(first, RequestMonitoringPoint) and first.route == "POST:/sdk"
+    assert first.executionTime == 0.25 and first.additionalTags == {
+        "account_id": "acc-1",
+        "zone": "eu",
+    }
+    assert isinstance(second, RequestErrorMonitoringPoint) and second.errorCode == 12002
+    assert runner.stats["recorder"].failed == 0
+
+
+LEGACY_SERVICE = """
+import time
+from luna_events.compat import (  # was: from luna_tasks.crutches_on_wheels.monitoring...
+    DataForMonitoring, LunaRequestInfluxMonitoring, RequestErrorMonitoringPoint,
+    RequestMonitoringPoint, SubtaskErrorPoint, SubtaskExecutionPoint, SubtaskFinalPoint,
+    SubtaskMonitoringBasePoint, WorkerQueuePoint, WorkerRequestPoint, getRoute, monitorTime,
+)
+
+SubtaskMonitoringBasePoint.initialize("luna-tasks-worker")
+monitoring = LunaRequestInfluxMonitoring({"token": "t0k3n", "bucket": "luna_monitoring",
+                                          "organization": "luna"}, "127.0.0.1", 8086, False, 1)
+monitoring.initializeMonitoring()
+points = []
+for index in range(50):
+    start = 1763794047.0 + index
+    data = DataForMonitoring()
+    with monitorTime(data, "load_images_for_processing_time"):
+        time.sleep(0)
+    data.tags["account_id"] = "acc-%d" % (index % 3)
+    points.append(RequestMonitoringPoint("id-%d" % index, "/tasks/{task_id}", "GET", 0.01 * index,
+                                         start, "luna-tasks", 200, data.tags, data.fields))
+    if index % 10 == 0:
+        points.append(RequestErrorMonitoringPoint("id-%d" % index, "/tasks/{task_id}", "GET",
+                                                  12002, "luna-tasks", start, 400))
+        points.append(SubtaskErrorPoint(start, index, 7, 5, 27001))
+    points.append(SubtaskExecutionPoint(start, index, 7, 5, None, {"linked_faces": index}))
+    points.append(SubtaskFinalPoint(start, index, 7, 5, 0.5, 1))
+    points.append(WorkerQueuePoint(start, index, 7, 5, 0.001 * index))
+    points.append(WorkerRequestPoint(start, index, 7, 0.002))
+monitoring.adapter.addPointsToBuffer(points)
+monitoring.stopMonitoring()
+"""
+
+
+@pytest.mark.server
+def test_code_written_for_the_seeds_delivers_the_same_points_to_influxdb(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    setup = configure_logging(service="luna-tasks", path=logs / "legacy.jsonl")
+    namespace: dict[str, Any] = {}
+    try:
+        exec(compile(textwrap.dedent(LEGACY_SERVICE), "legacy_service.py", "exec"), namespace)
+    finally:
+        setup.close()
+    expected = [BaseMonitoringAdapter.convertPointToDict(p) for p in namespace["points"]]
+    assert len(expected) == 50 * 5 + 5 * 2
+    ship_once(tmp_path, influxdb, database)
+    types = influxdb.field_types(database)
+    stored = []
+    # one measurement at a time: `error_code` is a tag here and a tag and field there
+    for point in (p for name in types for p in influxdb.points(database, name)):
+        kinds = types[point["measurement"]]
+        fields = {k: float(v) if kinds[k] == "float" else v for k, v in point["fields"].items()}
+        stored.append((point["measurement"], point["time"], point["tags"], fields))
+    want = [
+        (p["measurement"], p["time"], p["tags"], _as_stored(p["measurement"], p["fields"]))
+        for p in expected
+    ]
+    assert sorted(stored, key=repr) == sorted(want, key=repr)
+
+
+def _as_stored(measurement: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """Fields as InfluxDB keeps them: catalogued floats and additional numbers as floats."""
+    from luna_events.catalog import CATALOG
+
+    spec = CATALOG[measurement]
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        field_spec = spec.field(key)
+        floating = field_spec is None or field_spec.type == "float"
+        out[key] = float(value) if floating and type(value) is int else value
+    return out
+
+
+def ship_once(tmp_path: Path, influxdb: InfluxDB1, database: str) -> None:
+    """``luna-events ship --once`` over ``tmp_path/logs`` into ``database``; no dead letters."""
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once"],
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    dead = tmp_path / "data" / "dead-letters.jsonl"
+    if dead.exists():
+        assert dead.read_bytes() == b"", [orjson.loads(x) for x in dead.read_bytes().splitlines()]
