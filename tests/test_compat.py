@@ -16,7 +16,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -258,9 +258,9 @@ def test_adapter_never_raises_for_a_broken_point(caplog: pytest.LogCaptureFixtur
 
 
 class Recorder(BaseRequestMonitoringPlugin):
-    seen: list[Any] = []
+    seen: ClassVar[list[Any]] = []
 
-    async def flushPointToMonitoring(self, point: Any, logger: logging.Logger) -> None:  # noqa: N802
+    async def flushPointToMonitoring(self, point: Any, logger: logging.Logger) -> None:
         Recorder.seen.append(point)
 
 
