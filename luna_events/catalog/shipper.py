@@ -20,6 +20,10 @@ SERIES: tuple[SeriesSpec, ...] = (
             count("lines_read", "log lines read", required=True),
             count("events_read", "monitoring events read", required=True),
             count("events_shipped", "events the sink acknowledged", required=True),
+            count(
+                "own_points_shipped",
+                "the shipper's own points acknowledged (not in events_shipped)",
+            ),
             count("lines_skipped", "ordinary log lines skipped", required=True),
             count("events_dead_lettered", "lines sent to the dead-letter file", required=True),
             count("retries", "sink requests retried", required=True),
@@ -32,6 +36,22 @@ SERIES: tuple[SeriesSpec, ...] = (
             ),
             count("spool_batches", "batches in the disk buffer", required=True),
             seconds("lag_seconds", "age of the oldest batch not yet acknowledged", required=True),
+            count(
+                "segments_quarantined",
+                "damaged spool segments moved to the quarantine dir (intact records sent)",
+            ),
+            count("records_damaged", "spool records found cut or garbled and not sent"),
+            field(
+                "senders_working",
+                ValueType.INT,
+                "senders running now (the rest wait to restart after a failure)",
+            ),
+            field("senders", ValueType.INT, "senders configured (the sink's concurrency)"),
+            count("sender_failures", "senders that failed and were restarted"),
+            count(
+                "write_failures",
+                "spool, checkpoint or dead-letter writes that failed (disk full...)",
+            ),
         ),
         group="shipper",
     ),

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
     "simulate": ("luna_events.cli.demo", "simulate", None),
     "ship": ("luna_events.cli.ship", "ship_command", "ship"),
     "report": ("luna_events.cli.report", "report_command", "ship"),
+    "dead-letters": ("luna_events.cli.deadletters", "dead_letters", "ship"),
 }
 """Every subcommand: (module, attribute, the extra that brings its dependencies)."""
 

@@ -1,10 +1,22 @@
-"""The dead-letter file: one JSON line per line that could not be shipped, with why."""
+"""The dead-letter file: one JSON line per line that could not be shipped, with why.
+
+Records are written whole: each call appends complete lines and fsyncs them, and
+a write that fails half way (disk full) is cut back to where it began, then
+raises ``OSError`` for the caller to wait on. A record repeated after a crash
+carries the same ``key`` (the input's identity and byte offset for an invalid
+line, a hash of the line protocol for a point the sink refused), so readers
+de-duplicate by key (see :func:`read_records`).
+"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import os
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +26,9 @@ from luna_events.errors import Problem
 
 MAX_KEPT_BYTES = 64 * 1024
 """Longest piece of a bad line kept in its record."""
+
+INVALID = "invalid"
+REJECTED = "rejected"
 
 
 def _line_fields(data: bytes, full_length: int | None = None) -> dict[str, Any]:
@@ -28,24 +43,80 @@ def _line_fields(data: bytes, full_length: int | None = None) -> dict[str, Any]:
     return fields
 
 
+def invalid_record(
+    source_id: str,
+    source: str,
+    offset: int,
+    line: bytes,
+    problems: tuple[Problem, ...],
+    full_length: int | None = None,
+) -> dict[str, Any]:
+    """The record of a monitoring line the transform refused, keyed by input and offset."""
+    return {
+        "key": f"{source_id}@{offset}",
+        "kind": INVALID,
+        "reason": "; ".join(str(p) for p in problems),
+        "problems": [{"code": p.code, "path": p.path, "message": p.message} for p in problems],
+        "source": {"path": source, "offset": offset, "id": source_id},
+        **_line_fields(line, full_length),
+    }
+
+
+def rejected_record(
+    sink: str, status: int | None, message: str, line_protocol: bytes
+) -> dict[str, Any]:
+    """The record of a point the sink refused for good, keyed by a hash of the point."""
+    point = line_protocol.rstrip(b"\n")
+    return {
+        "key": "lp:" + hashlib.blake2b(point, digest_size=16).hexdigest(),
+        "kind": REJECTED,
+        "reason": f"{sink} refused the point ({status}): {message}",
+        "problems": [{"code": "rejected_by_sink", "path": "line", "message": message}],
+        "sink": {"name": sink, "status": status},
+        **_line_fields(point),
+    }
+
+
 class DeadLetters:
     """Appends dead-letter records to a JSONL file (created on first use)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
-        self._handle: Any = None
+        self.fsync = fsync
+        self._descriptor: int | None = None
         self._lock = threading.Lock()
         self.count = 0
 
-    def _write(self, record: dict[str, Any]) -> None:
-        record = {"time": time.time(), **record}
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append whole records (all or none), then fsync. Raises ``OSError``."""
+        now = time.time()
+        data = b"".join(
+            orjson.dumps({"time": now, **record}, option=orjson.OPT_APPEND_NEWLINE)
+            for record in records
+        )
+        if not data:
+            return
         with self._lock:
-            if self._handle is None:
+            if self._descriptor is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._handle = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-            self._handle.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
-            self._handle.flush()
-            self.count += 1
+                self._descriptor = os.open(
+                    self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+                )
+            descriptor = self._descriptor
+            start = os.lseek(descriptor, 0, os.SEEK_END)
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(descriptor, data[written:])
+                if self.fsync:
+                    os.fsync(descriptor)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(descriptor, start)
+                os.close(descriptor)
+                self._descriptor = None
+                raise
+            self.count += data.count(b"\n")
 
     def invalid(
         self,
@@ -54,33 +125,39 @@ class DeadLetters:
         line: bytes,
         problems: tuple[Problem, ...],
         full_length: int | None = None,
+        source_id: str | None = None,
     ) -> None:
         """A monitoring line the transform refused: its problems and where it came from."""
-        self._write(
-            {
-                "reason": "; ".join(str(p) for p in problems),
-                "problems": [
-                    {"code": p.code, "path": p.path, "message": p.message} for p in problems
-                ],
-                "source": {"path": source, "offset": offset},
-                **_line_fields(line, full_length),
-            }
+        self.write(
+            [invalid_record(source_id or source, source, offset, line, problems, full_length)]
         )
 
     def rejected(self, sink: str, status: int | None, message: str, line_protocol: bytes) -> None:
-        """A point the sink refused for good (a 400/422 on that line alone, or a 413)."""
-        self._write(
-            {
-                "reason": f"{sink} refused the point ({status}): {message}",
-                "problems": [{"code": "rejected_by_sink", "path": "line", "message": message}],
-                "sink": {"name": sink, "status": status},
-                **_line_fields(line_protocol.rstrip(b"\n")),
-            }
-        )
+        """A point the sink refused for good (a partial write on that line alone, or a 413)."""
+        self.write([rejected_record(sink, status, message, line_protocol)])
 
     def close(self) -> None:
         """Close the file."""
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            if self._descriptor is not None:
+                os.close(self._descriptor)
+                self._descriptor = None
+
+
+def read_records(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a dead-letter file, each key once (the last record for a key wins);
+    a line that is not a whole JSON object (from before records were written whole) is
+    skipped."""
+    latest: dict[str, dict[str, Any]] = {}
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle):
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            key = str(record.get("key") or f"line:{number}")
+            latest.pop(key, None)
+            latest[key] = record
+    yield from latest.values()

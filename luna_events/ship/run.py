@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from luna_events.ship import lock
 from luna_events.ship.checkpoints import Checkpoints
 from luna_events.ship.config import ShipConfig
 from luna_events.ship.sinks.registry import build_sink
@@ -28,6 +29,7 @@ log = logging.getLogger("luna_events.ship")
 def build_topology(config: ShipConfig, *, once: bool = False) -> Topology:
     """The source, sink and topology ``config`` describes."""
     make_data_dir(config.data_dir)
+    lock.hold(config.data_dir)  # before anything reads or writes the data dir
     source: Source
     if config.source.type == "stdin":
         source = StdinSource(max_line_bytes=config.source.max_line_bytes)
@@ -37,29 +39,61 @@ def build_topology(config: ShipConfig, *, once: bool = False) -> Topology:
 
 
 def _install_signals(topology: Topology) -> None:
+    """The first SIGTERM/SIGINT starts a bounded stop, the second stops at once."""
+
     def on_signal(number: int, frame: FrameType | None) -> None:
-        if topology.stop.is_set():
+        if topology.stopping:
+            log.warning("signal %d again: stopping at once", number)
             topology.hurry()
         else:
-            log.info("signal %d: flushing and stopping (send it again to stop at once)", number)
+            log.warning(
+                "signal %d: spooling the open batch and stopping (send it again to stop at once)",
+                number,
+            )
+            topology.stopping = True
             topology.stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
 
-def summary_table(stats: ShipperStats) -> Table:
-    """The end-of-run summary."""
-    table = Table(title="luna-events ship", show_header=False)
-    for label, value in (
+def summary_table(
+    stats: ShipperStats, dead_letters: Path | None = None, quarantine: Path | None = None
+) -> Table:
+    """The end-of-run summary: the services' events apart from the shipper's own points,
+    where dead letters went, sender health, damage found and what is left."""
+    dead = f"{stats.events_dead_lettered:,}"
+    if stats.events_dead_lettered and dead_letters is not None:
+        dead += f" → {dead_letters}"
+    senders = f"{stats.senders_working} of {stats.senders} working"
+    if stats.sender_failures:
+        senders += f", {stats.sender_failures:,} failures (see the log)"
+    rows = [
         ("lines read", f"{stats.lines_read:,}"),
         ("monitoring events read", f"{stats.events_read:,}"),
         ("events shipped", f"{stats.events_shipped:,}"),
+        ("shipper's own points shipped", f"{stats.own_points_shipped:,}"),
         ("ordinary lines skipped", f"{stats.lines_skipped:,}"),
-        ("dead-lettered", f"{stats.events_dead_lettered:,}"),
+        ("dead-lettered", dead),
         ("retries", f"{stats.retries:,}"),
-        ("left in the spool", f"{stats.spool_batches} batches, {stats.spool_bytes:,} bytes"),
-    ):
+        ("senders", senders),
+    ]
+    if stats.segments_quarantined or stats.records_damaged:
+        where = f" → {quarantine}" if quarantine is not None else ""
+        rows.append(
+            (
+                "damaged spool segments",
+                f"{stats.segments_quarantined} quarantined, "
+                f"{stats.records_damaged} damaged records not sent{where}",
+            )
+        )
+    if stats.write_failures:
+        rows.append(("failed state writes (waited)", f"{stats.write_failures:,}"))
+    rows.append(
+        ("left in the spool", f"{stats.spool_batches} batches, {stats.spool_bytes:,} bytes")
+    )
+    table = Table(title="luna-events ship", show_header=False)
+    for label, value in rows:
         table.add_row(label, value)
     return table
 
@@ -74,7 +108,10 @@ def ship(
 ) -> ShipperStats:
     """Run the shipper in this thread until stopped (or drained, with ``once``)."""
     console = console or Console(stderr=True)
-    topology = build_topology(config, once=once)
+    try:
+        topology = build_topology(config, once=once)
+    except lock.DataDirError as error:
+        fail(str(error))
     if threading.current_thread() is threading.main_thread():
         _install_signals(topology)
     show_status = console.is_terminal if status is None else status

@@ -9,6 +9,13 @@ Each sender takes the oldest spooled batch nobody else holds, delivers it (see
 at any point loses nothing: lines not yet spooled are read again from the
 checkpoint, batches not yet acknowledged are sent again, and InfluxDB overwrites
 the duplicate points with themselves.
+
+Faults are waits, not crashes. A spool, checkpoint or dead-letter write that
+fails (disk full...) pauses reading until it works (see
+:mod:`~luna_events.ship.faults`). A sender that fails is logged in one line and
+started again with backoff; its segment goes back to the spool. On stop the
+open batch is spooled and the senders get a bounded time; a second stop (or the
+end of that time) closes the sink to abort a request in flight.
 """
 
 from __future__ import annotations
@@ -17,13 +24,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from luna_events.errors import Problem
 from luna_events.jsonline import LineKind
 from luna_events.lineprotocol import encode_line
 from luna_events.ship.config import ShipConfig
-from luna_events.ship.deadletters import DeadLetters
+from luna_events.ship.deadletters import DeadLetters, invalid_record
 from luna_events.ship.delivery import Delivery
+from luna_events.ship.faults import WriteFaults
 from luna_events.ship.sinks import Sink
 from luna_events.ship.sources import Chunk, Position, Source
 from luna_events.ship.spool import Spool
@@ -56,16 +65,28 @@ class Topology:
         self.stop = threading.Event()
         self.transform = Transform(max_bytes=config.source.max_line_bytes)
         self.spool = Spool(
-            config.data_dir / "spool", config.buffer.max_size, fsync=config.buffer.fsync
+            config.data_dir / "spool",
+            config.buffer.max_size,
+            fsync=config.buffer.fsync,
+            quarantine=config.data_dir / "quarantine",
         )
         self.dead_letters = DeadLetters(config.dead_letters)
         self._sender_stop = threading.Event()
+        self._counters = threading.Lock()
+        self.faults = WriteFaults(self.stats, self._counters)
         self._delivery = Delivery(
-            sink, self.dead_letters, config.retry, self.stats, self._sender_stop
+            sink, self.dead_letters, config.retry, self.stats, self._sender_stop, self.faults
         )
+        self.stats.senders = max(1, config.sink.concurrency)
         self._batch = self._new_batch()
         self._next_metrics = time.monotonic() + config.metrics_interval_secs
         self._hurry = False
+        self.stopping = False
+        """Set by the first stop signal (the second then hurries)."""
+        self._gave_up = False
+        self._drain_timeout: float | None = None
+        self._sink_closed = False
+        self._sink_lock = threading.Lock()
 
     # running --------------------------------------------------------------------
 
@@ -73,10 +94,14 @@ class Topology:
         """Ship until :attr:`stop` is set (or, with ``once``, until everything read is
         acknowledged or ``drain_timeout`` passes). On stop the open batch is spooled
         and the sender gets ``grace`` seconds to empty the spool."""
+        self._drain_timeout = drain_timeout if self.once else None
         senders = [
-            threading.Thread(target=self._send_loop, name=f"luna-ship-sender-{n}", daemon=True)
-            for n in range(max(1, self.config.sink.concurrency))
+            threading.Thread(
+                target=self._send_loop, args=(n,), name=f"luna-ship-sender-{n}", daemon=True
+            )
+            for n in range(self.stats.senders)
         ]
+        self.stats.senders_working = len(senders)
         for sender in senders:
             sender.start()
         try:
@@ -85,19 +110,68 @@ class Topology:
             if self.config.metrics_interval_secs:
                 self._add_metrics()  # the final counters
             self._close_batch()
-            drained = self.once and not self.stop.is_set()
-            limit = (drain_timeout if drained else grace) or float("inf")
-            deadline = time.monotonic() + limit
-            while self.spool.segments and time.monotonic() < deadline and not self._hurry:
-                time.sleep(0.05)
+            deadline = self._drain(drain_timeout, grace)
             self._sender_stop.set()
-            for sender in senders:
-                sender.join()
+            self._join(senders, deadline)
             self.refresh()
             self.source.close()
-            self.sink.close()
+            self._close_sink()
             self.dead_letters.close()
+            self._report_left()
         return self.stats
+
+    def _drain(self, drain_timeout: float | None, grace: float) -> float:
+        """Wait for the senders to empty the spool: in ``--once`` up to
+        ``drain_timeout``, after a stop up to ``grace`` seconds (also when the stop
+        comes during the ``--once`` drain). The deadline it kept to."""
+        stopping = self.stop.is_set()
+        limit = grace if stopping or not self.once else drain_timeout
+        deadline = time.monotonic() + (limit if limit is not None else float("inf"))
+        while self.spool.segments and not self._hurry and not self._gave_up:
+            now = time.monotonic()
+            if not stopping and self.stop.is_set():
+                stopping = True
+                deadline = min(deadline, now + grace)
+            if now >= deadline:
+                break
+            time.sleep(0.05)
+        return deadline
+
+    def _join(self, senders: list[threading.Thread], deadline: float) -> None:
+        """Let the senders finish their request until ``deadline``; then close the sink,
+        which aborts a request in flight (its batch stays in the spool)."""
+        while any(s.is_alive() for s in senders) and not self._hurry and not self._gave_up:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        if any(s.is_alive() for s in senders):
+            log.warning("a request to %s is still in flight: closing it", self.sink.name)
+            self._close_sink()
+            end = time.monotonic() + 1.0
+            while any(s.is_alive() for s in senders) and time.monotonic() < end:
+                time.sleep(0.02)
+
+    def _close_sink(self) -> None:
+        with self._sink_lock:
+            if self._sink_closed:
+                return
+            self._sink_closed = True
+        try:
+            self.sink.close()
+        except Exception as error:  # closing under a request in flight
+            log.debug("closing %s: %s", self.sink.name, error)
+
+    def _report_left(self) -> None:
+        if self.stats.spool_batches:
+            log.warning(
+                "stopped with %d batches (%s bytes) in the spool %s: they are sent at the "
+                "next start",
+                self.stats.spool_batches,
+                f"{self.stats.spool_bytes:,}",
+                self.spool.directory,
+            )
+        else:
+            log.info("stopped with the spool empty")
 
     def hurry(self) -> None:
         """Stop without waiting for the spool to drain (a second SIGTERM)."""
@@ -109,6 +183,8 @@ class Topology:
         self.stats.spool_bytes = self.spool.size
         self.stats.spool_batches = self.spool.segments
         self.stats.lag_seconds = self.spool.oldest_age()
+        self.stats.segments_quarantined = self.spool.segments_quarantined
+        self.stats.records_damaged = self.spool.records_damaged
 
     # the reader -----------------------------------------------------------------
 
@@ -120,7 +196,8 @@ class Topology:
         while not self.stop.is_set():
             chunks = self.source.poll()
             for chunk in chunks:
-                self._take(chunk)
+                if not self._take(chunk):
+                    return  # stopped while the dead-letter file could not be written
                 batch = self._batch
                 if (
                     len(batch.lines) >= batch_config.max_events
@@ -139,16 +216,23 @@ class Topology:
                 return
             self.stop.wait(0.02)
 
-    def _take(self, chunk: Chunk) -> None:
+    def _take(self, chunk: Chunk) -> bool:
+        """Transform a chunk into the open batch; its dead letters are written first
+        (all at once). ``False`` if stopped while they could not be written: the chunk
+        is then left out, to be read again from the checkpoint."""
         batch = self._batch
         encode = self.transform.encode
         encoded: list[str] = []
         append = encoded.append
         oversized = chunk.oversized
-        events = 0
+        invalid: list[dict[str, Any]] = []
+        skipped = 0
         for index, line in enumerate(chunk.lines):
             if oversized and index in oversized:
-                self._oversized(chunk, index)
+                if index in chunk.marked:  # the marker anywhere in the full line
+                    invalid.append(self._too_long(chunk, index))
+                else:
+                    skipped += 1
                 continue
             protocol = encode(line)
             if protocol is not None:
@@ -156,38 +240,43 @@ class Topology:
                 continue
             outcome = self.transform(line)
             if outcome.kind is LineKind.INVALID:
-                self.dead_letters.invalid(
-                    chunk.path, chunk.offset_of(index), line, outcome.problems
+                invalid.append(
+                    invalid_record(
+                        chunk.source_id, chunk.path, chunk.offset_of(index), line, outcome.problems
+                    )
                 )
-                self.stats.events_dead_lettered += 1
-                events += 1
             elif outcome.kind is LineKind.EVENT:  # valid, but not on the fast path (a BOM)
                 append(outcome.line_protocol or "")
             else:
-                self.stats.lines_skipped += 1
+                skipped += 1
+        if invalid and not self.faults.until_written(
+            f"dead-letter file {self.dead_letters.path}",
+            "reading is paused (the unread lines wait in the logs behind the checkpoint)",
+            lambda: self.dead_letters.write(invalid),
+            self.stop,
+        ):
+            return False
+        with self._counters:
+            self.stats.events_dead_lettered += len(invalid)
+        self.stats.lines_skipped += skipped
         self.stats.lines_read += len(chunk.lines)
-        self.stats.events_read += events + len(encoded)
+        self.stats.events_read += len(invalid) + len(encoded)
         batch.lines.extend(encoded)
         batch.size += sum(map(len, encoded)) + len(encoded)
         batch.positions[chunk.source_id] = chunk.position
+        return True
 
-    def _oversized(self, chunk: Chunk, index: int) -> None:
-        if b'"luna_event"' in chunk.lines[index]:
-            self.stats.events_read += 1
-            limit = self.config.source.max_line_bytes
-            problem = Problem(
-                "line_too_long", "line", f"line is longer than the {limit}-byte limit"
-            )
-            self.dead_letters.invalid(
-                chunk.path,
-                chunk.offset_of(index),
-                chunk.lines[index],
-                (problem,),
-                chunk.oversized[index],
-            )
-            self.stats.events_dead_lettered += 1
-        else:
-            self.stats.lines_skipped += 1
+    def _too_long(self, chunk: Chunk, index: int) -> dict[str, Any]:
+        limit = self.config.source.max_line_bytes
+        problem = Problem("line_too_long", "line", f"line is longer than the {limit}-byte limit")
+        return invalid_record(
+            chunk.source_id,
+            chunk.path,
+            chunk.offset_of(index),
+            chunk.lines[index],
+            (problem,),
+            chunk.oversized[index],
+        )
 
     def _add_metrics(self) -> None:
         self.refresh()
@@ -199,20 +288,83 @@ class Topology:
             batch.opened = time.monotonic()
             return
         if batch.lines:
-            if not self.spool.wait_for_room(self.stop):
+            if not self._wait_for_room():
                 return  # stopping while full: the lines stay unread behind the checkpoint
-            self.spool.append(batch.lines)
-        self.source.commit(batch.positions)
+            lines = batch.lines
+            if not self.faults.until_written(
+                f"spool in {self.spool.directory}",
+                "reading is paused (the unread lines wait in the logs behind the checkpoint)",
+                lambda: self.spool.append(lines),
+                self.stop,
+            ):
+                return
+            batch.lines = []
+            batch.size = 0
+        if not self.faults.until_written(
+            "checkpoints",
+            "reading is paused (what was read is safe in the spool)",
+            lambda: self.source.commit(batch.positions),
+            self.stop,
+        ):
+            return  # read again after a restart: duplicates are harmless
         self._batch = self._new_batch()
+
+    def _wait_for_room(self) -> bool:
+        """Wait for room in the spool; with ``--once`` and a drain timeout, give up when
+        the sink takes nothing for that long."""
+        if self._drain_timeout is None:
+            return self.spool.wait_for_room(self.stop)
+        if self.spool.wait_for_room(self.stop, timeout=self._drain_timeout):
+            return True
+        if not self.stop.is_set():
+            log.error(
+                "%s took no batch for %.0f s (--drain-timeout) while the spool was full; giving up",
+                self.sink.name,
+                self._drain_timeout,
+            )
+            self._gave_up = True
+            self.stop.set()
+        return False
 
     # the sender -----------------------------------------------------------------
 
-    def _send_loop(self) -> None:
+    def _send_loop(self, number: int) -> None:
+        """Deliver segments until stopped; a failure is logged, its segment given back,
+        and the loop goes on after a backoff: a sender never dies."""
+        failures = 0
         while not self._sender_stop.is_set():
-            segment = self.spool.take(timeout=0.1)
-            if segment is None:
-                continue
-            if self._delivery.deliver(segment):
-                self.spool.ack(segment)
-            else:
-                self.spool.release(segment)
+            segment = None
+            try:
+                segment = self.spool.take(timeout=0.1)
+                if segment is None:
+                    continue
+                if self._delivery.deliver(segment):
+                    self.spool.ack(segment)
+                else:
+                    self.spool.release(segment)
+                failures = 0
+            except Exception as error:
+                if segment is not None:
+                    self.spool.release(segment)
+                if self._sender_stop.is_set():
+                    return  # the sink was closed under it: stopping
+                failures += 1
+                self._sender_failed(number, error, min(30.0, 0.5 * 2.0 ** (failures - 1)))
+
+    def _sender_failed(self, number: int, error: Exception, wait: float) -> None:
+        with self._counters:
+            self.stats.sender_failures += 1
+            self.stats.senders_working -= 1
+        log.error(
+            "sender %d failed (%s: %s); starting it again in %.1f s (%d of %d senders working)",
+            number,
+            type(error).__name__,
+            error,
+            wait,
+            self.stats.senders_working,
+            self.stats.senders,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        self._sender_stop.wait(wait)
+        with self._counters:
+            self.stats.senders_working += 1

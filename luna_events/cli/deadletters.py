@@ -1,0 +1,188 @@
+"""``luna-events dead-letters list|replay``: see what the shipper could not ship, and
+ship it once the cause is fixed.
+
+Records are de-duplicated by key (a record repeated after a crash counts once).
+``replay`` checks invalid lines again (the catalog or the service may have been
+fixed) and sends what passes, and the points the sink refused, through the
+configured sink, one point at a time. Each success appends a ``replayed`` marker
+for its key, so a second replay sends nothing twice; what still fails stays.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from luna_events.jsonline import LineKind
+from luna_events.ship import config as ship_config
+from luna_events.ship.deadletters import INVALID, REJECTED, DeadLetters, read_records
+from luna_events.ship.delivery import refuses_lines
+from luna_events.ship.run import default_config_path
+from luna_events.ship.sinks import Sink
+from luna_events.ship.sinks.registry import build_sink
+from luna_events.transform import Transform
+
+REPLAYED = "replayed"
+
+
+def _dead_letter_file(config_path: Path | None, file: Path | None) -> Path:
+    if file is not None:
+        return file
+    try:
+        config = ship_config.load(config_path or default_config_path())
+    except ship_config.ConfigError as error:
+        _fail(str(error))
+    return config.dead_letters
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"luna-events dead-letters: {message}", err=True)
+    raise SystemExit(2)
+
+
+def pending(path: Path) -> list[dict[str, Any]]:
+    """The records not yet replayed, one per key."""
+    try:
+        return [r for r in read_records(path) if r.get("kind") != REPLAYED]
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror or error}")
+
+
+def _kind(record: dict[str, Any]) -> str:
+    if record.get("kind"):
+        return str(record["kind"])
+    return REJECTED if "sink" in record else INVALID
+
+
+def _group(record: dict[str, Any]) -> str:
+    problems = record.get("problems") or [{}]
+    return f"{_kind(record)}: {problems[0].get('code', '?')}"
+
+
+def _line(record: dict[str, Any]) -> bytes | None:
+    """The line as it was, or ``None`` when only a cut piece of it was kept."""
+    if record.get("truncated"):
+        return None
+    if "line" in record:
+        return str(record["line"]).encode()
+    if "line_base64" in record:
+        return base64.b64decode(record["line_base64"])
+    return None
+
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The shipper's TOML config (default /etc/luna-events/ship.toml if present).",
+)
+file_option = click.option(
+    "--file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The dead-letter file (default: the one the config names).",
+)
+
+
+@click.group("dead-letters")
+def dead_letters() -> None:
+    """What the shipper could not ship: list it, or replay it once the cause is fixed."""
+
+
+@dead_letters.command("list")
+@config_option
+@file_option
+@click.option("--records", is_flag=True, help="Also print each record (key, reason, line).")
+def list_command(config_path: Path | None, file: Path | None, records: bool) -> None:
+    """Dead letters waiting, grouped by reason (each key once)."""
+    path = _dead_letter_file(config_path, file)
+    waiting = pending(path)
+    if not waiting:
+        click.echo(f"{path}: no dead letters waiting")
+        return
+    click.echo(f"{path}: {len(waiting):,} dead letters waiting")
+    groups = Counter(_group(r) for r in waiting)
+    examples = {_group(r): str(r.get("reason", "")) for r in reversed(waiting)}
+    for group, number in groups.most_common():
+        click.echo(f"  {number:>8,}  {group}  (e.g. {examples[group][:160]})")
+    if records:
+        for record in waiting:
+            line = (_line(record) or b"<cut>").decode(errors="replace")[:200]
+            click.echo(f"{record.get('key')}\t{record.get('reason', '')[:160]}\t{line}")
+
+
+@dead_letters.command("replay")
+@config_option
+@file_option
+def replay_command(config_path: Path | None, file: Path | None) -> None:
+    """Check invalid lines again and send them, and the refused points, through the
+    configured sink. Exit 0 when nothing is left, 1 when something still fails."""
+    try:
+        config = ship_config.load(config_path or default_config_path())
+    except ship_config.ConfigError as error:
+        _fail(str(error))
+    path = file or config.dead_letters
+    waiting = pending(path)
+    if not waiting:
+        click.echo(f"{path}: no dead letters waiting")
+        return
+    try:
+        sink = build_sink(config.sink)
+    except ship_config.ConfigError as error:
+        _fail(str(error))
+    try:
+        sent, left = _replay(waiting, sink, DeadLetters(path))
+    finally:
+        sink.close()
+    click.echo(f"{path}: {sent:,} replayed, {left:,} still waiting")
+    if left:
+        raise SystemExit(1)
+
+
+def _replay(waiting: list[dict[str, Any]], sink: Sink, marks: DeadLetters) -> tuple[int, int]:
+    transform = Transform()
+    sent = 0
+    still: Counter[str] = Counter()
+    try:
+        for number, record in enumerate(waiting):
+            line = _line(record)
+            if line is None:
+                still["only a cut piece of the line was kept"] += 1
+                continue
+            if _kind(record) == REJECTED:
+                protocol = line
+            else:
+                outcome = transform(line)
+                if outcome.kind is not LineKind.EVENT or outcome.line_protocol is None:
+                    still["still invalid: " + "; ".join(map(str, outcome.problems))[:160]] += 1
+                    continue
+                protocol = outcome.line_protocol.encode()
+            body = protocol + b"\n"
+            result = sink.send(body)
+            if result.ok:
+                marks.write([{"key": record.get("key"), "kind": REPLAYED}])
+                sent += 1
+            elif result.status == 413 or refuses_lines(result, body):
+                still[f"still refused ({result.status}): {result.message[:160]}"] += 1
+            else:
+                answer = result.status if result.status is not None else "no answer"
+                click.echo(
+                    f"{sink.name} did not take the point ({answer}: {result.message[:200]}); "
+                    f"stopping, {len(waiting) - number:,} not tried",
+                    err=True,
+                )
+                return sent, len(waiting) - sent
+    except OSError as error:
+        click.echo(f"cannot mark replayed records: {error}; stopping", err=True)
+        return sent, len(waiting) - sent
+    finally:
+        marks.close()
+    for reason, number in still.most_common():
+        click.echo(f"  {number:>8,}  {reason}", err=True)
+    return sent, sum(still.values())
