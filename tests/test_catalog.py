@@ -10,7 +10,7 @@ import pytest
 from luna_events.catalog import CATALOG, FieldSpec, TagSpec, ValueType
 from luna_events.generate import GENERATORS, stale_files
 
-from .conftest import ROOT, SHARED
+from .conftest import ROOT, shared_file
 
 TASK_TAGS = {"service", "task_id", "subtask_id", "task_type"}
 
@@ -263,10 +263,8 @@ def test_catalog_command_prints_json_and_table():
 
 
 def test_seed_documents_are_the_ones_transcribed():
-    tasks = SHARED / "seeds" / "luna-tasks-monitoring.txt"
-    sdk = SHARED / "seeds" / "luna-remote-sdk-monitoring.txt"
-    if not tasks.exists():
-        pytest.skip("shared/seeds is not beside this checkout")
+    tasks = shared_file("seeds/luna-tasks-monitoring.txt")
+    sdk = shared_file("seeds/luna-remote-sdk-monitoring.txt")
     text = sdk.read_text(encoding="utf-8").lower()
     for name in [*PLAIN_ESTIMATORS, *DESCRIPTOR_ESTIMATORS, *USAGES]:
         assert name.replace("_", " ") in text.replace("_", " "), name

@@ -7,10 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from .conftest import ROOT, SHARED
+from .conftest import ROOT, shared_file
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
 SERVICES: dict[str, Any] = COMPOSE["services"]
@@ -27,9 +26,7 @@ def env_example() -> dict[str, str]:
 
 
 def test_compose_matches_the_compose_specification():
-    schema_path = SHARED / "schemas" / "compose-spec.json"
-    if not schema_path.exists():
-        pytest.skip("shared/schemas/compose-spec.json is not beside this checkout")
+    schema_path = shared_file("schemas/compose-spec.json")
     from jsonschema import Draft7Validator
 
     validator = Draft7Validator(json.loads(schema_path.read_text(encoding="utf-8")))

@@ -30,7 +30,7 @@ from luna_events.jsonline import LineKind, to_json_line
 from luna_events.localservers import InfluxDB1, free_port
 from luna_events.transform import transform_line
 
-from .conftest import ROOT, SHARED
+from .conftest import ROOT, shared_file
 from .shipping import make_events, stored_as_sent
 from .strategies import counter_events, request_events
 from .vrl import REMAP, register_catalog, remap, run_vrl, vector_vrl
@@ -131,9 +131,7 @@ def test_the_configs_and_the_program_use_the_python_limits():
 
 
 def _schema_validator() -> Any:
-    schema_path = SHARED / "schemas" / "vector.json"
-    if not schema_path.exists():
-        pytest.skip("shared/schemas/vector.json is not beside this checkout")
+    schema_path = shared_file("schemas/vector.json")
     from jsonschema import Draft201909Validator
 
     return Draft201909Validator(json.loads(schema_path.read_text(encoding="utf-8")))
@@ -428,7 +426,9 @@ def test_vrl_line_protocol_lands_in_a_real_influxdb_as_sent(influxdb: InfluxDB1,
 
 VECTOR = shutil.which("vector")
 needs_vector = pytest.mark.skipif(
-    VECTOR is None, reason="no `vector` binary on PATH (it cannot be installed here)"
+    VECTOR is None,
+    reason="needs the `vector` binary on PATH: install Vector 0.54 (its .deb or .rpm package,"
+    " or run the timberio/vector:0.54.0-debian image); no Debian or PyPI package has it",
 )
 
 

@@ -11,7 +11,10 @@ import pytest
 
 from .conftest import ROOT
 
-vector_vrl = pytest.importorskip("vector_vrl", reason="vector-vrl needs Python >= 3.12")
+vector_vrl = pytest.importorskip(
+    "vector_vrl",
+    reason="needs the vector-vrl package (Python >= 3.12): `make venv` installs it with [test]",
+)
 
 REMAP = ROOT / "vector" / "remap.vrl"
 CATALOG_TABLE = ROOT / "vector" / "catalog.csv"
