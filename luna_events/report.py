@@ -15,6 +15,8 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
+from luna_events.ship.secrets import Secret
+
 SPARKS = "▁▂▃▄▅▆▇█"
 LATENCY = (
     'count("execution_time"), percentile("execution_time", 50), '
@@ -28,18 +30,23 @@ class ReportError(RuntimeError):
 
 @dataclass
 class InfluxQLClient:
-    """A minimal InfluxQL client: ``/query`` with optional token or basic auth."""
+    """A minimal InfluxQL client: ``/query`` with optional token or basic auth.
+
+    ``url`` must not hold credentials (error messages show it); pass them as
+    ``username``/``password`` or ``token``.
+    """
 
     url: str
     database: str
-    token: str | None = None
+    token: Secret | None = None
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
 
     def rows(self, statement: str) -> list[dict[str, Any]]:
         """The series of one statement's answer (each with name, tags, columns, values)."""
-        headers = {"Authorization": f"Token {self.token}"} if self.token else {}
-        auth = (self.username, self.password or "") if self.username else None
+        headers = {"Authorization": f"Token {self.token.reveal()}"} if self.token else {}
+        password = self.password.reveal() if self.password else ""
+        auth = (self.username, password) if self.username else None
         try:
             response = httpx.post(
                 f"{self.url.rstrip('/')}/query",

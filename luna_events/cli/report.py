@@ -9,36 +9,76 @@ import click
 from rich.console import Console
 
 from luna_events.report import InfluxQLClient, ReportError, report
+from luna_events.ship import config as ship_config
+from luna_events.ship.config import ConfigError, InfluxDBv1Config, InfluxDBv2Config
+
+
+def influxql_client(
+    config_path: Path | None, url: str | None = None, database: str | None = None
+) -> InfluxQLClient:
+    """A client with the shipper's settings: its TOML ``[sink]``, then ``LUNA_MONITORING_*``
+    (and ``*_FILE``), then ``url``/``database``; URL credentials become basic auth."""
+    data = ship_config.read_toml(config_path) if config_path else {}
+    origins = ship_config.apply_environment(data, os.environ)
+    sink_table = data.setdefault("sink", {})
+    if url:
+        sink_table["url"] = url
+        origins["sink.url"] = "--url"
+    sink = ship_config.convert_sink(sink_table, origins)
+    if isinstance(sink, InfluxDBv1Config):
+        name = database or sink.database
+        token = None
+    elif isinstance(sink, InfluxDBv2Config):
+        name = database or (sink.bucket or "").split("/")[0]
+        token = sink.token
+    else:
+        raise ConfigError(f'sink.type = "{sink.type}": report reads InfluxDB (influxdb_v1 or _v2)')
+    return InfluxQLClient(
+        sink.url, name, token=token, username=sink.username, password=sink.password
+    )
 
 
 @click.command("report")
 @click.option(
-    "--url",
-    default=lambda: os.environ.get("LUNA_MONITORING_URL", "http://127.0.0.1:8086"),
-    show_default="$LUNA_MONITORING_URL or http://127.0.0.1:8086",
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The shipper's TOML config (default /etc/luna-events/ship.toml if present).",
 )
+@click.option("--url", default=None, help="InfluxDB URL (default: the shipper's sink URL).")
 @click.option(
     "--database",
-    default=lambda: os.environ.get("LUNA_MONITORING_DATABASE", "luna_monitoring"),
-    show_default="luna_monitoring",
+    default=None,
+    help="Database (default: the sink's database; influxdb_v2: its bucket's DBRP name).",
 )
 @click.option("--since", default="15m", show_default=True, help="How far back: 30s, 15m, 2h, 1d.")
 @click.option("--bucket", default="1m", show_default=True, help="Sparkline bucket width.")
 @click.option(
     "--svg", type=click.Path(dir_okay=False, path_type=Path), help="Also save the report as SVG."
 )
-def report_command(url: str, database: str, since: str, bucket: str, svg: Path | None) -> None:
+def report_command(
+    config_path: Path | None,
+    url: str | None,
+    database: str | None,
+    since: str,
+    bucket: str,
+    svg: Path | None,
+) -> None:
     """Request rate, latency percentiles, errors and status codes, from InfluxDB.
 
-    Credentials come from LUNA_MONITORING_TOKEN, or LUNA_MONITORING_USER and _PASSWORD.
+    Reads the same settings as `luna-events ship`: the TOML config's [sink], then
+    LUNA_MONITORING_URL, _VERSION, _DATABASE, _BUCKET, _TOKEN(_FILE), _USER and
+    _PASSWORD(_FILE) (see docs/shipper.md).
     """
-    client = InfluxQLClient(
-        url,
-        database,
-        token=os.environ.get("LUNA_MONITORING_TOKEN"),
-        username=os.environ.get("LUNA_MONITORING_USER"),
-        password=os.environ.get("LUNA_MONITORING_PASSWORD"),
-    )
+    default = ship_config.DEFAULT_PATH
+    try:
+        client = influxql_client(
+            config_path or (default if default.exists() else None), url, database
+        )
+    except ConfigError as error:
+        click.echo(f"luna-events report: {error}", err=True)
+        raise SystemExit(2) from None
     console = Console(record=svg is not None)
     try:
         console.print(report(client, since, bucket))

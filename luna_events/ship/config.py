@@ -54,6 +54,8 @@ __all__ = [
     "load",
 ]
 
+DEFAULT_PATH = Path("/etc/luna-events/ship.toml")
+"""The config ``ship`` and ``report`` read when none is given, if it exists."""
 ENV_PREFIX = "LUNA_MONITORING_"
 DATA_DIR_VARIABLE = "LUNA_EVENTS_DATA_DIR"
 
