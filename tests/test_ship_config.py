@@ -13,7 +13,13 @@ import pytest
 from rich.console import Console
 
 from luna_events.localservers import InfluxDB1
-from luna_events.ship.config import ConfigError, InfluxDBv1Config, InfluxDBv2Config, load
+from luna_events.ship.config import (
+    ConfigError,
+    InfluxDBv1Config,
+    InfluxDBv2Config,
+    Secret,
+    load,
+)
 from luna_events.ship.config_render import effective, to_toml
 from luna_events.ship.run import build_topology, ship
 from luna_events.ship.sinks import SendResult
@@ -123,6 +129,7 @@ class ListSinkSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
     topic: str
     partitions: Annotated[int, msgspec.Meta(ge=1)] = 1
+    api_key: Secret | None = None
 
 
 class ListSink:
@@ -168,13 +175,18 @@ def test_sinks_come_from_entry_points_with_their_own_schema(
     events = make_events(30, seed=41)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
-    data = ship_config(tmp_path, {"type": "list", "topic": "luna", "concurrency": 1})
+    sink = {"type": "list", "topic": "luna", "concurrency": 1, "api_key": "plugin-key-1"}
+    data = ship_config(tmp_path, sink)
     config = load(write_toml(tmp_path / "ship.toml", data), environ={})
     stats = build_topology(config, once=True).run(drain_timeout=30)
     assert stats.events_shipped == 30
-    assert list_plugin.settings == [ListSinkSettings(topic="luna", partitions=1)]
+    assert list_plugin.settings == [
+        ListSinkSettings(topic="luna", partitions=1, api_key=Secret("plugin-key-1"))
+    ]
     assert sum(body.count(b"\n") for body in list_plugin.received) == 30
-    assert 'topic = "luna"' in to_toml(effective(config))
+    shown = to_toml(effective(config))
+    assert 'topic = "luna"' in shown and 'api_key = "***"' in shown
+    assert "plugin-key-1" not in shown + repr(config)
     for sink, message in (
         ({"type": "list", "topik": "luna"}, r'^sink.topik = "luna": not a key .*"topic"\?$'),
         ({"type": "list", "topic": "luna", "partitions": 0}, r"^sink.partitions = 0: expected"),

@@ -7,6 +7,7 @@ the effective configuration with secrets hidden."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -100,6 +101,21 @@ def test_check_config_validates_the_example_and_hides_secrets(tmp_path: Path):
     again = convert(shown)  # the printed config is itself a valid config
     assert isinstance(again.sink, InfluxDBv2Config) and again.sink.token is not None
     assert again.sink.token.reveal() == "***"
+
+
+def test_the_examples_influxdb_v1_variant_validates_too(tmp_path: Path):
+    text = (ROOT / "deploy" / "ship.example.toml").read_text(encoding="utf-8")
+    v2_only = r'^(type = "influxdb_v2"|org = |bucket = |token_file = ).*$'
+    variant = re.sub(r"^#   ", "", re.sub(v2_only, "", text, flags=re.M), flags=re.M)
+    config = tmp_path / "v1.toml"
+    config.write_text(variant, encoding="utf-8")
+    result = run_ship(
+        "-c", str(config), "--check-config", env={"LUNA_MONITORING_PASSWORD": "v1-secret-271"}
+    )
+    assert result.returncode == 0, result.stderr
+    shown = tomllib.loads(result.stdout)["sink"]
+    assert shown["type"] == "influxdb_v1" and shown["retention_policy"] == "autogen"
+    assert shown["password"] == "***" and "v1-secret-271" not in result.stdout
 
 
 def test_check_config_refuses_like_a_run(tmp_path: Path):

@@ -255,6 +255,9 @@ def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[
     """Put the set ``LUNA_MONITORING_*`` variables into ``data`` (converted to their
     keys' types); the answer maps each key path to the variable that set it."""
     origins: dict[str, str] = {}
+    for secret in ("TOKEN", "PASSWORD"):
+        if environ.get(ENV_PREFIX + secret) and environ.get(f"{ENV_PREFIX}{secret}_FILE"):
+            raise ConfigError(f"{ENV_PREFIX}{secret} and {ENV_PREFIX}{secret}_FILE are both set")
     sink = _subtable(data, "sink")
     if version := environ.get(ENV_PREFIX + "VERSION"):
         if version not in VERSIONS:

@@ -23,9 +23,10 @@ def _encode(value: Any) -> Any:
 def effective(config: ShipConfig) -> dict[str, Any]:
     """``config`` as plain data; a plugin sink's settings are part of ``[sink]``."""
     data: dict[str, Any] = msgspec.to_builtins(config, enc_hook=_encode)
+    sink = data.pop("sink")
     if isinstance(config.sink, PluginSinkConfig):
-        settings = data["sink"].pop("settings") or {}
-        data["sink"].update(settings)
+        sink.update(sink.pop("settings") or {})
+    data["sink"] = {"type": sink.pop("type"), **sink}
     return data
 
 
