@@ -40,6 +40,9 @@ OLD_MAGIC = b"LUNASPOOL1\n"
 """The previous format: one index and one body, no checksums."""
 _OLD_COUNT = struct.Struct("<I")
 
+_TOTALS = struct.Struct("<III")
+"""After the magic: lines and records in the segment, CRC-32 of those two (a file cut
+between two records is told from a whole one by these)."""
 RECORD_MARK = b"\xd5LSR"
 _HEADER = struct.Struct("<4sIQII")
 """mark, line count, offset of the record's first byte in the batch body, body
@@ -61,6 +64,8 @@ class Damage:
     lines_intact: int
     records_damaged: int
     bytes_unreadable: int
+    lines_lost: int | None = None
+    """Lines written but not intact, when the segment's header says how many."""
 
 
 @dataclass
@@ -116,7 +121,9 @@ def _from_little(data: bytes) -> array[int]:
 
 def encode_records(body: bytes, ends: array[int], per_record: int = RECORD_LINES) -> bytes:
     """A batch as self-checking records (the segment file without its magic)."""
-    parts: list[bytes] = []
+    records = -(-len(ends) // per_record)
+    totals = struct.pack("<II", len(ends), records)
+    parts: list[bytes] = [totals, struct.pack("<I", zlib.crc32(totals))]
     for first in range(0, len(ends), per_record):
         last = min(first + per_record, len(ends))
         start = ends[first - 1] if first else 0
@@ -134,11 +141,16 @@ def decode_segment(data: bytes) -> tuple[bytes, array[int], Damage | None]:
         return _decode_old(data)
     if not data:
         return b"", array("I"), Damage("the file is empty", 0, 0, 1, 0)
-    position = len(MAGIC) if data.startswith(MAGIC) else data.find(RECORD_MARK)
-    problems: list[str] = [] if data.startswith(MAGIC) else ["no spool header"]
-    unreadable = 0 if data.startswith(MAGIC) else (len(data) if position < 0 else position)
+    expected: tuple[int, int] | None = None
+    if data.startswith(MAGIC) and len(data) >= len(MAGIC) + _TOTALS.size:
+        lines_written, records_written, crc = _TOTALS.unpack_from(data, len(MAGIC))
+        if zlib.crc32(data[len(MAGIC) : len(MAGIC) + 8]) == crc:
+            expected = (lines_written, records_written)
+    position = len(MAGIC) + _TOTALS.size if expected else data.find(RECORD_MARK)
+    problems: list[str] = [] if expected else ["no spool header"]
+    unreadable = 0 if expected else (len(data) if position < 0 else position)
     pieces: list[tuple[int, bytes, array[int]]] = []
-    damaged = 0 if data.startswith(MAGIC) else 1
+    damaged = 0 if expected else 1
     while 0 <= position < len(data):
         record = _read_record(data, position)
         if isinstance(record, tuple):
@@ -151,6 +163,10 @@ def decode_segment(data: bytes) -> tuple[bytes, array[int], Damage | None]:
         unreadable += (resume if resume >= 0 else len(data)) - position
         position = resume
     lines = sum(len(ends) for _, _, ends in pieces)
+    if expected and len(pieces) + damaged < expected[1]:
+        missing = expected[1] - len(pieces) - damaged
+        problems.append(f"{missing} more record(s) missing at the end")
+        damaged += missing
     if not pieces:
         body, ends = b"", array("I")
     elif not damaged and all(
@@ -171,7 +187,8 @@ def decode_segment(data: bytes) -> tuple[bytes, array[int], Damage | None]:
     if not damaged:
         return body, ends, None
     problem = "; ".join(dict.fromkeys(problems))
-    return body, ends, Damage(problem, len(pieces), lines, damaged, unreadable)
+    lost = expected[0] - lines if expected else None
+    return body, ends, Damage(problem, len(pieces), lines, damaged, unreadable, lost)
 
 
 def _read_record(data: bytes, position: int) -> tuple[tuple[int, bytes, array[int]], int] | str:
@@ -366,15 +383,17 @@ class Spool:
         if damage is not None and path not in self._reported:
             self._reported.add(path)
             self.records_damaged += damage.records_damaged
+            lost = f", {damage.lines_lost} line(s)" if damage.lines_lost is not None else ""
             log.error(
                 "spool: segment %s is damaged (%s): %d record(s) with %d line(s) intact and "
-                "sent, %d damaged record(s) (%d bytes) not sent; it goes to %s",
+                "sent, %d damaged record(s) (%d bytes%s) not sent; it goes to %s",
                 path.name,
                 damage.problem,
                 damage.records_intact,
                 damage.lines_intact,
                 damage.records_damaged,
                 damage.bytes_unreadable,
+                lost,
                 self.quarantine,
             )
         return Segment(path, body, ends, created, damage)
