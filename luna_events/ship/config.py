@@ -80,6 +80,8 @@ class SourceConfig(_Table):
     rotate_wait_secs: NonNegativeFloat = 10.0
     max_line_bytes: PositiveInt = 1024 * 1024
     read_from: Literal["beginning", "end"] = "beginning"
+    max_open_files: PositiveInt | None = None
+    """Files held open at once (default 512, kept below the open-file limit)."""
 
 
 class _SinkBase(_Table):
