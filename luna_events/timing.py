@@ -19,7 +19,7 @@ import inspect
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
@@ -73,6 +73,20 @@ def collecting(data: MonitoringData | None = None) -> Iterator[MonitoringData]:
         yield data
     finally:
         _current.reset(token)
+
+
+def start_collecting(data: MonitoringData) -> Token[MonitoringData | None]:
+    """Make ``data`` current until :func:`stop_collecting` (for frameworks whose
+    request hooks cannot wrap the handler in :func:`collecting`)."""
+    return _current.set(data)
+
+
+def stop_collecting(token: Token[MonitoringData | None]) -> None:
+    """Undo :func:`start_collecting`; a token from another context is ignored."""
+    try:
+        _current.reset(token)
+    except ValueError:
+        _current.set(None)
 
 
 class monitor_time:  # used like a function: as a context manager and as a decorator

@@ -385,3 +385,47 @@ def test_flask_route_is_known_even_when_an_earlier_hook_answers(tmp_path: Path):
     assert [(e.tags["route"], e.tags["error_code"]) for e in errors] == [
         ("GET:/tasks/{task_id}", 12001)
     ]
+
+
+def test_sanic_hooks_under_sanics_test_client(tmp_path: Path):
+    from sanic import Sanic, response
+    from sanic_testing.testing import SanicTestClient  # type: ignore[import-untyped]
+
+    from luna_events.http.sanic import monitor_sanic
+
+    app = Sanic("luna_tasks_test")
+
+    @app.get("/version")
+    async def version(request: Any) -> Any:
+        return response.json({"version": "5.0"})
+
+    @app.get("/tasks/<task_id:int>")
+    async def task(request: Any, task_id: int) -> Any:
+        return response.json({"task_id": task_id})
+
+    @app.post("/tasks/linker")
+    async def linker(request: Any) -> Any:
+        return response.json({"task_id": 1}, status=201)
+
+    @app.get("/tasks/<task_id:int>/fail")
+    async def fail(request: Any, task_id: int) -> Any:
+        return response.json(ERROR_BODY, status=400)
+
+    @app.get("/boom")
+    async def boom(request: Any) -> Any:
+        raise RuntimeError("unhandled")
+
+    @app.post("/sdk")
+    async def sdk(request: Any) -> Any:
+        load(3)
+        assert request_data() is not None
+        return response.json({"ok": True})
+
+    client = SanicTestClient(app, port=free_port())
+    with monitoring(tmp_path) as (_, log):
+        monitor_sanic(app)
+        answers = [
+            client.request(path, http_method=method.lower(), headers=headers)[1]
+            for method, path, headers, _ in REQUESTS
+        ]
+    check_log(log, answers)

@@ -100,7 +100,8 @@ def _execution(data: MonitoringData, ids: _Ids, started_ns: int) -> Event | None
     execution = series.subtask_execution(
         task_id=ids.task_id, subtask_id=ids.subtask_id, task_type=ids.task_type, time_ns=started_ns
     )
-    return merge_extras(execution, data.tags, data.fields, where="tasks")
+    merge_extras(execution, data.tags, data.fields, where="tasks")
+    return execution if execution.fields else None  # every field was left out
 
 
 def _guarded(monitor: Monitor, name: str, build: Callable[[], Event | None]) -> None:
