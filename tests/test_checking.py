@@ -1,0 +1,163 @@
+"""Mistakes caught where they are made (strict mode), and never raised otherwise."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+
+import pytest
+
+from luna_events import series
+from luna_events.checking import merge_extras
+from luna_events.errors import InvalidEvent
+from luna_events.event import Event, route
+from luna_events.guard import problem_counts, reset_problem_counts
+from luna_events.jsonline import parse_line
+from luna_events.logs.setup import configure_logging
+from luna_events.monitor import Monitor, emit
+from luna_events.timing import MonitoringData, monitor_time
+
+BAD = Event("worker_queue", 1, {"task_id": "seven", "subtask_id": 1}, {"transport_time": math.nan})
+
+
+def valid() -> Event:
+    return series.worker_queue(task_id=7, subtask_id=1, task_type=5, transport_time=0.5)
+
+
+@pytest.fixture(autouse=True)
+def fresh_counts() -> None:
+    reset_problem_counts()
+
+
+def test_strict_mode_raises_every_problem_at_the_call(monkeypatch: pytest.MonkeyPatch):
+    stream = io.StringIO()
+    setup = configure_logging(service="luna-tasks-worker", stream=stream, strict=True)
+    try:
+        with pytest.raises(InvalidEvent) as raised:
+            setup.logger.info("queue", extra=BAD.extra())
+        codes = {(p.path, p.code) for p in raised.value.problems}
+        assert codes == {
+            ("tags.task_id", "wrong_type"),
+            ("tags.task_type", "missing_tag"),
+            ("fields.transport_time", "not_finite"),
+        }
+        with pytest.raises(InvalidEvent):
+            emit(BAD)
+        with pytest.raises(InvalidEvent, match="expected an Event"):
+            emit({"series": "requests"})  # type: ignore[arg-type]
+        emit(valid())  # the service tag comes from configure_logging
+        setup.logger.info("queue", extra=valid().extra())
+        setup.logger.info("an ordinary line")
+    finally:
+        setup.close()
+    kinds = [parse_line(line).kind.name for line in stream.getvalue().splitlines()]
+    assert kinds == ["EVENT", "EVENT", "ORDINARY"], "invalid events were not written"
+
+    monkeypatch.setenv("LUNA_EVENTS_STRICT", "1")
+    setup = configure_logging(service="luna-tasks-worker", stream=io.StringIO())
+    try:
+        assert setup.monitor.strict
+        with pytest.raises(InvalidEvent):
+            emit(BAD)
+    finally:
+        setup.close()
+    assert not setup.logger.filters, "close removes the strict filter"
+
+
+def test_default_mode_writes_as_given_and_warns_once_per_series_and_problem(
+    caplog: pytest.LogCaptureFixture,
+):
+    stream = io.StringIO()
+    setup = configure_logging(service="luna-tasks-worker", stream=stream)
+    try:
+        assert not setup.monitor.strict
+        for _ in range(3):
+            emit(BAD)
+            setup.logger.info("queue", extra=BAD.extra())
+        emit(valid())
+    finally:
+        setup.close()
+    assert len(stream.getvalue().splitlines()) == 7, "written as given: the shipper dead-letters"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "luna_events.guard"]
+    assert len(warnings) == 3, warnings  # one per (series, problem)
+    assert all("worker_queue" in w for w in warnings)
+    counts = problem_counts()
+    assert counts[("check", "worker_queue", "tags.task_id wrong_type")] == 6
+    assert counts[("check", "worker_queue", "fields.transport_time not_finite")] == 6
+
+
+def test_emit_never_raises_in_the_default_mode(caplog: pytest.LogCaptureFixture):
+    logger = logging.getLogger("test.checking.broken")
+    logger.handlers[:] = [logging.NullHandler()]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+    def broken(record: logging.LogRecord) -> bool:
+        raise RuntimeError("a broken filter")
+
+    logger.addFilter(broken)
+    monitor = Monitor(logger, strict=False)
+    monitor.emit(valid())
+    monitor.emit(valid())
+    monitor.emit(None)  # type: ignore[arg-type]
+    assert problem_counts()[("emit", "worker_queue", "RuntimeError")] == 2
+    assert "a broken filter" in caplog.text
+
+
+def test_route_refuses_what_is_not_an_http_method():
+    assert route("get", "tasks/{id}") == "GET:/tasks/{id}"
+    assert route("PROPFIND", "/dav") == "PROPFIND:/dav"
+    with pytest.raises(ValueError, match=r"swapped: route\('GET', '/version'\)"):
+        route("/version", "GET")
+    with pytest.raises(ValueError, match="not an HTTP method"):
+        route("FETCH", "/x")
+
+
+def test_monitor_time_refuses_swapped_arguments_and_never_raises_on_exit():
+    data = MonitoringData()
+    with pytest.raises(TypeError, match=r"swapped; write monitor_time\('save_result_time', data\)"):
+        monitor_time(data, "save_result_time")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a MonitoringData"):
+        monitor_time("save_result_time", {"fields": {}})  # type: ignore[arg-type]
+    data.fields["save_result_time"] = "slow"
+    with monitor_time("save_result_time", data):
+        pass
+    assert isinstance(data.fields["save_result_time"], float)
+    timer = monitor_time("save_result_time", data)
+    timer.__exit__(None, None, None)  # never entered: reported, not raised
+    assert ("timing", "save_result_time", "KeyError") in problem_counts()
+
+
+def test_extras_fill_catalogued_keys_when_they_fit_and_are_left_out_otherwise():
+    request = series.requests(
+        service="luna-api", route="GET:/x", status_code=200, request_id="r", execution_time=0.1
+    )
+    merge_extras(
+        request,
+        {"account_id": "acc", "status_code": 500, "zone": object()},
+        {"download_images_time": 1, "ratio": math.inf, "note": "fine"},
+        where="http",
+    )
+    assert request.tags == {
+        "service": "luna-api",
+        "route": "GET:/x",
+        "status_code": 200,
+        "account_id": "acc",
+    }
+    assert request.fields == {
+        "request_id": "r",
+        "execution_time": 0.1,
+        "download_images_time": 1,
+        "note": "fine",
+    }
+    assert set(problem_counts()) == {
+        ("http", "requests", "tags.status_code taken"),
+        ("http", "requests", "tags.zone wrong_type"),
+        ("http", "requests", "fields.ratio not_finite"),
+    }
+    wrong = series.requests(
+        service="luna-api", route="GET:/x", status_code=200, request_id="r", execution_time=0.1
+    )
+    merge_extras(wrong, {"account_id": 5}, None, where="http")
+    assert "account_id" not in wrong.tags, "a catalogued str tag does not take an int"
