@@ -218,6 +218,14 @@ class FileSource:
     def _no_room(self, path: str, error: OSError) -> None:
         """Out of descriptors: hold fewer files open, say so now and then, and wait."""
         self.max_open = max(1, min(self.max_open, self._open_count() * 3 // 4))
+        open_files = sorted(
+            (t for t in self._tracked.values() if t.descriptor is not None),
+            key=lambda t: (t.size != t.read_to, t.active),  # files read to their end first
+        )
+        for tracked in open_files[: max(0, len(open_files) - self.max_open)]:
+            self._close(tracked)  # room for the rest of the process (checkpoints, spool)
+            if tracked.size != tracked.read_to:
+                self._wait(tracked)
         now = time.monotonic()
         if now - self._reports.no_room_at >= EMFILE_REPORT_SECS:
             self._reports.no_room_at = now

@@ -104,6 +104,8 @@ class LineSplitter:
             return
         if self.discarding:
             self.discarding += len(piece)
+            if len(self._prefix) < OVERSIZED_PREFIX:
+                self._prefix += piece[: OVERSIZED_PREFIX - len(self._prefix)]
             window = self._carry + piece
             self._marked = self._marked or has_marker(window)
             self._carry = window[-_CARRY:]

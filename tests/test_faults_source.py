@@ -1,0 +1,411 @@
+"""Faults at the shipper's sources: files that share a first line, more files than
+descriptors, unreadable files, ``read_from = "end"`` across restarts, a last line
+without a newline, over-long lines with a late marker. Real InfluxDB and the real
+``luna-events ship`` command; exact counts and the messages an operator sees."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from luna_events.jsonline import MARKER
+from luna_events.localservers import InfluxDB1
+from luna_events.ship.checkpoints import Checkpoints
+from luna_events.ship.config import SourceConfig
+from luna_events.ship.sources import Chunk
+from luna_events.ship.sources.file import FileSource
+from luna_events.ship.sources.splitter import OVERSIZED_PREFIX, LineSplitter
+from luna_events.ship.sources.stdin import StdinSource
+
+from .shipping import (
+    ORDINARY,
+    influx_sink,
+    line,
+    make_events,
+    sequence_numbers,
+    ship_config,
+    stored_as_sent,
+    wait_for,
+    write_toml,
+)
+from .test_faults_state import run_once, summary_count
+
+HEADER = b"# service log, format 3\n"
+"""The same first line in every file of a service (what broke the first-line checksum)."""
+
+
+class Shipper:
+    """``luna-events ship -c CONFIG`` in follow mode, with an optional ``preexec_fn``."""
+
+    def __init__(self, config: Path, preexec: Callable[[], None] | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LUNA_MONITORING_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=preexec,
+        )
+
+    def stop(self) -> str:
+        self.process.terminate()
+        _, stderr = self.process.communicate(timeout=120)
+        assert self.process.returncode == 0, stderr
+        assert "Traceback" not in stderr, stderr
+        return stderr
+
+
+# the splitter ----------------------------------------------------------------------
+
+
+def split_in_pieces(
+    data: bytes, cuts: list[int], limit: int
+) -> tuple[list[bytes], dict[int, int], set[int]]:
+    splitter = LineSplitter(limit)
+    lines: list[bytes] = []
+    oversized: dict[int, int] = {}
+    marked: set[int] = set()
+    points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    for begin, end in itertools.pairwise(points):
+        out = splitter.feed(data[begin:end])
+        oversized.update({i + len(lines): n for i, n in out.oversized.items()})
+        marked.update(i + len(lines) for i in out.marked)
+        lines.extend(out.lines)
+    return lines, oversized, marked
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 300), st.sampled_from([b"", MARKER, b'"luna\\u005fevent"'])),
+        max_size=12,
+    ),
+    st.lists(st.integers(0, 10_000), max_size=30),
+)
+def test_any_cutting_of_the_stream_gives_the_same_lines(
+    shapes: list[tuple[int, bytes]], cuts: list[int]
+):
+    limit = 100
+    lines = [b"x" * (size // 2) + marker + b"y" * (size - size // 2) for size, marker in shapes]
+    data = b"".join(piece + b"\n" for piece in lines)
+    got, oversized, marked = split_in_pieces(data, cuts, limit)
+    assert len(got) == len(lines)
+    for index, original in enumerate(lines):
+        if len(original) <= limit:
+            assert got[index] == original and index not in oversized
+        else:
+            assert got[index] == original[:OVERSIZED_PREFIX] and oversized[index] == len(original)
+            assert (index in marked) == (b"luna" in original), "the marker, wherever it lies"
+
+
+def test_stdin_ships_a_last_line_without_newline_and_flags_late_markers(tmp_path: Path):
+    late = b'{"context": "' + b"z" * 3_000_000 + b'", "luna_event": {"v": 1}}\n'
+    stream = tmp_path / "in"
+    stream.write_bytes(b"first\n" + late + b'{"last": 1}')
+    with open(stream, "rb") as handle:
+        source = StdinSource(handle, max_line_bytes=1000)
+        chunks: list[Chunk] = []
+        while not source.at_end():
+            chunks.extend(source.poll())
+    lines = [line for chunk in chunks for line in chunk.lines]
+    assert lines[0] == b"first" and lines[-1] == b'{"last": 1}' and len(lines) == 3
+    [flagged] = [c for c in chunks if c.marked]
+    assert flagged.oversized == dict.fromkeys(flagged.marked, len(late) - 1)
+    assert chunks[-1].end == stream.stat().st_size
+
+
+# files on real servers ---------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_files_that_share_their_first_line_are_all_shipped(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(15_000, seed=201)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    parts = [events[n * 2_500 : (n + 1) * 2_500] for n in range(6)]
+    for number, part in enumerate(parts[:3]):  # present at start, each with the same header
+        (logs / f"svc-{number}.jsonl").write_bytes(HEADER + b"".join(line(e) for e in part))
+    shipper = Shipper(config)
+    try:
+        wait_for(influxdb, database, 7_500, timeout=120)
+        current = logs / "svc.jsonl"  # a service that rotates by rename, header first
+        for part in parts[3:]:
+            with open(current, "ab") as handle:
+                handle.write(HEADER)
+                for event in part:
+                    handle.write(line(event))
+            os.rename(current, logs / f"svc.jsonl.{time.monotonic_ns()}")
+        numbers = wait_for(influxdb, database, len(events), timeout=120)
+    finally:
+        stderr = shipper.stop()
+    assert sorted(numbers) == list(range(len(events))), "every event exactly once"
+    stored_as_sent(influxdb, database, events)
+    loud = [r for r in stderr.splitlines() if " WARNING " in r or " ERROR " in r]
+    assert all("signal" in r for r in loud), stderr
+    again = run_once(config)
+    assert summary_count(again.stderr, "events shipped") == 0, "each file has its own checkpoint"
+
+
+def limit_open_files(limit: int) -> Callable[[], None]:
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    return preexec
+
+
+@pytest.mark.server
+def test_2000_files_under_a_1024_open_file_limit(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    files = 2_000
+    events = make_events(files * 4, seed=203)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for number in range(files):
+        (logs / f"f{number:04}.jsonl").write_bytes(
+            line(events[number]) + line(events[files + number])
+        )
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    shipper = Shipper(config, preexec=limit_open_files(1024))
+    try:
+        wait_for(influxdb, database, 2 * files, timeout=180)
+        for number in range(files):  # every file grows again, after it was closed
+            with open(logs / f"f{number:04}.jsonl", "ab") as handle:
+                handle.write(line(events[2 * files + number]) + line(events[3 * files + number]))
+        numbers = wait_for(influxdb, database, len(events), timeout=180)
+    finally:
+        stderr = shipper.stop()
+    assert "Too many open files" not in stderr
+    assert sorted(numbers) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+
+
+@pytest.mark.server
+def test_too_few_descriptors_is_a_loud_wait_not_a_crash(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(600, seed=205)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for number in range(200):
+        (logs / f"f{number:03}.jsonl").write_bytes(
+            b"".join(line(e) for e in events[number * 3 : number * 3 + 3])
+        )
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    # 40 descriptors: the interpreter, the spool and the HTTP client leave only a few
+    shipper = Shipper(config, preexec=limit_open_files(40))
+    try:
+        numbers = wait_for(influxdb, database, len(events), timeout=180)
+    finally:
+        shipper.stop()
+    assert sorted(numbers) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+
+
+@pytest.mark.server
+def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(1_200, seed=207)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    readable, locked = logs / "open.jsonl", logs / "locked.jsonl"
+    readable.write_bytes(b"".join(line(e) for e in events[:500]))
+    locked.write_bytes(b"".join(line(e) for e in events[500:1_000]))
+    locked.chmod(0o000)
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)]
+    if os.geteuid() == 0:  # root reads anything: drop the capabilities that allow it
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+        command = [
+            setpriv,
+            "--inh-caps=-dac_override,-dac_read_search",
+            "--bounding-set=-dac_override,-dac_read_search",
+            *command,
+        ]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(influxdb, database, 500, timeout=60)
+        later = events[1_000:1_200]  # a file found later: discovery ran again meanwhile
+        (logs / "later.jsonl").write_bytes(b"".join(line(e) for e in later))
+        wait_for(influxdb, database, 700, timeout=60)
+        locked.chmod(0o644)
+        numbers = wait_for(influxdb, database, len(events), timeout=60)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
+    assert sorted(numbers) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+    reports = [row for row in stderr.splitlines() if str(locked) in row]
+    assert len(reports) == 2, stderr
+    assert "WARNING" in reports[0] and "Permission denied" in reports[0]
+    assert "can be read now" in reports[1]
+
+
+@pytest.mark.server
+def test_read_from_end_after_a_restart_ships_what_was_written_meanwhile(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    old = make_events(300, seed=209)
+    for event in old:  # apart from the new events in time and sequence
+        event.fields["seq"] = int(event.fields["seq"]) + 10_000
+        event.time_ns += 10**12
+    events = make_events(2_000, seed=211)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "a.jsonl"
+    log.write_bytes(b"".join(line(e) for e in old)[:-1])  # the last line not finished
+    config = write_toml(
+        tmp_path / "ship.toml",
+        ship_config(tmp_path, influx_sink(influxdb, database), source={"read_from": "end"}),
+    )
+    shipper = Shipper(config)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "data" / "checkpoints.json").exists():
+            assert time.monotonic() < deadline, "the starting position is saved at once"
+            time.sleep(0.05)
+    finally:
+        shipper.stop()
+    with open(log, "ab") as handle:  # the rest of the unfinished line, then new events
+        handle.write(b"\n" + b"".join(line(e) for e in events[:1_000]))
+    shipper = Shipper(config)
+    try:
+        wait_for(influxdb, database, 1_001, timeout=60)
+        with open(log, "ab") as handle:
+            handle.write(b"".join(line(e) for e in events[1_000:]))
+        numbers = wait_for(influxdb, database, len(events) + 1, timeout=60)
+    finally:
+        shipper.stop()
+    # the unfinished line was where reading started: it is shipped, older lines are not
+    assert sorted(numbers) == [*range(len(events)), 10_299]
+    stored_as_sent(influxdb, database, [*events, old[-1]])
+
+
+@pytest.mark.server
+def test_once_ships_a_whole_last_line_without_newline_and_reports_a_partial_one(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(101, seed=213)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    whole, partial = logs / "whole.jsonl", logs / "partial.jsonl"
+    whole.write_bytes(b"".join(line(e) for e in events[:50]) + line(events[50])[:-1])
+    body = b"".join(line(e) for e in events[51:])
+    partial.write_bytes(body[:-30])
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    first = run_once(config)
+    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+    assert summary_count(first.stderr, "events shipped") == 100
+    [report] = [row for row in first.stderr.splitlines() if "WARNING" in row]
+    last_start = body.rfind(b"\n", 0, len(body) - 1) + 1
+    assert f"{partial}: the last line ({len(body) - 30 - last_start} bytes" in report
+    assert f"at offset {last_start}" in report and "not a whole JSON object" in report
+    with open(partial, "ab") as handle:
+        handle.write(body[-30:])
+    second = run_once(config)
+    assert summary_count(second.stderr, "events shipped") == 2, "both last lines, once more"
+    assert "WARNING" not in second.stderr
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+
+
+@pytest.mark.server
+def test_an_over_long_line_with_its_marker_past_the_cut_is_dead_lettered(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(300, seed=215)
+    long_context = orjson.dumps({"traceback": "x" * 3_000_000})[:-1] + b", "
+    late = long_context + line(events[0])[1:]  # context keys first: the marker 3 MB in
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    before = b"".join(line(e) for e in events[1:150])
+    body = before + late + ORDINARY * 3
+    body += b"".join(line(e) for e in events[150:])
+    (logs / "a.jsonl").write_bytes(body)
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    for source, extra, stdin in (("file", (), None), ("stdin", ("-",), body)):
+        result = subprocess.run(
+            [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once", *extra],
+            input=stdin,
+            capture_output=True,
+            timeout=300,
+        )
+        stderr = result.stderr.decode()
+        assert result.returncode == 0 and "Traceback" not in stderr, (source, stderr)
+        assert summary_count(stderr, "dead-lettered") == 1, source
+        assert summary_count(stderr, "ordinary lines skipped") == 3, source
+    records = [
+        orjson.loads(r) for r in (tmp_path / "data" / "dead-letter.jsonl").read_bytes().splitlines()
+    ]
+    assert len(records) == 2
+    for record in records:
+        assert [p["code"] for p in record["problems"]] == ["line_too_long"]
+        assert record["length"] == len(late) - 1 and record["source"]["offset"] == len(before)
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(1, len(events)))
+
+
+def test_out_of_descriptors_while_opening_is_a_reported_wait(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for number in range(60):
+        (logs / f"f{number:02}.log").write_bytes(
+            b"".join(b"%d-%d\n" % (number, n) for n in range(3))
+        )
+    data = tmp_path / "data"
+    data.mkdir()
+    files = FileSource(
+        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0), Checkpoints(data)
+    )
+    files.max_open = 1_000  # a setting above what the process may open
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 10, hard))
+    try:
+        lines: list[bytes] = []
+        for _ in range(200):
+            chunks = files.poll()
+            lines.extend(line for chunk in chunks for line in chunk.lines)
+            files.commit({chunk.source_id: chunk.position for chunk in chunks})
+            if len(lines) == 180:
+                break
+    finally:
+        files.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert sorted(lines) == sorted(b"%d-%d" % (f, n) for f in range(60) for n in range(3))
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, "reported at a bounded rate"
+    assert "Too many open files" in errors[0].getMessage()
+    assert "holding at most" in errors[0].getMessage() and files.max_open < 10
