@@ -409,3 +409,47 @@ def test_out_of_descriptors_while_opening_is_a_reported_wait(
     assert len(errors) == 1, "reported at a bounded rate"
     assert "Too many open files" in errors[0].getMessage()
     assert "holding at most" in errors[0].getMessage() and files.max_open < 10
+
+
+def test_identity_follows_rotation_copytruncate_and_inode_reuse_under_one_header(
+    tmp_path: Path,
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    config = SourceConfig(include=[str(logs / "*.log*")], glob_interval_secs=0, rotate_wait_secs=0)
+
+    def read(files: FileSource) -> list[bytes]:
+        lines: list[bytes] = []
+        for _ in range(4):
+            for chunk in files.poll():
+                lines.extend(chunk.lines)
+                files.commit({chunk.source_id: chunk.position})
+        return lines
+
+    def append(path: Path, *lines: bytes) -> None:
+        with open(path, "ab") as handle:
+            handle.write(b"".join(item + b"\n" for item in lines))
+
+    header = HEADER.rstrip(b"\n")
+    files = FileSource(config, Checkpoints(data))
+    append(logs / "a.log", header, b"a1", b"a2")
+    append(logs / "b.log", header, b"b1")
+    assert sorted(read(files)) == sorted([header, b"a1", b"a2", header, b"b1"])
+    shutil.copyfile(logs / "a.log", logs / "a.log.1")  # copytruncate
+    os.truncate(logs / "a.log", 0)
+    append(logs / "a.log", header, b"a3")
+    assert read(files) == [header, b"a3"], "the copy is known by its content: nothing again"
+    (logs / "b.log").unlink()  # its inode may be reused by the next file
+    append(logs / "c.log", header, b"c1")
+    assert read(files) == [header, b"c1"]
+    os.rename(logs / "a.log", logs / "a.log.2")  # rename rotation; the writer goes on a bit
+    append(logs / "a.log.2", b"a4")
+    append(logs / "a.log", header, b"a5")
+    assert sorted(read(files)) == sorted([b"a4", header, b"a5"])
+    files.close()
+    restarted = FileSource(config, Checkpoints(data))
+    for name, line_ in (("a.log", b"a6"), ("a.log.2", b"a7"), ("c.log", b"c2")):
+        append(logs / name, line_)
+    assert sorted(read(restarted)) == [b"a6", b"a7", b"c2"], "each file has its own checkpoint"
