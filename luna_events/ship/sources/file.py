@@ -141,7 +141,7 @@ class FileSource:
         self.config = config
         self.checkpoints = checkpoints
         self.once = once
-        self.max_open = open_file_budget(getattr(config, "max_open_files", None))
+        self.max_open = open_file_budget(config.max_open_files)
         self._tracked: dict[str, _Tracked] = {}
         self._waiting: deque[str] = deque()
         """Keys of closed files with bytes to read, in the order they asked."""
