@@ -15,7 +15,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 
-from luna_events.ship.secrets import Secret
+from luna_events.ship.secrets import Secret, split_url_credentials
 
 SPARKS = "▁▂▃▄▅▆▇█"
 LATENCY = (
@@ -32,8 +32,8 @@ class ReportError(RuntimeError):
 class InfluxQLClient:
     """A minimal InfluxQL client: ``/query`` with optional token or basic auth.
 
-    ``url`` must not hold credentials (error messages show it); pass them as
-    ``username``/``password`` or ``token``.
+    Credentials in ``url`` are moved into ``username``/``password``, so that
+    error messages, which show the URL, never show them.
     """
 
     url: str
@@ -41,6 +41,11 @@ class InfluxQLClient:
     token: Secret | None = None
     username: str | None = None
     password: Secret | None = None
+
+    def __post_init__(self) -> None:
+        self.url, username, password = split_url_credentials(self.url)
+        self.username = self.username or username
+        self.password = self.password or password
 
     def rows(self, statement: str) -> list[dict[str, Any]]:
         """The series of one statement's answer (each with name, tags, columns, values)."""

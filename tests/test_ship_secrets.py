@@ -128,7 +128,7 @@ def test_report_reads_the_shippers_credentials(tmp_path: Path):
         secret_file = tmp_path / "password"
         secret_file.write_text(SECRETS["file_user"] + "\n")
         base = {"LUNA_MONITORING_URL": influx.url, "LUNA_MONITORING_DATABASE": DATABASE}
-        service = events[0].tags["service"]
+        service = str(events[0].tags["service"])
         outputs: list[bytes] = []
         for env in (
             {

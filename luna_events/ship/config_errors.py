@@ -19,6 +19,7 @@ SUGGESTIONS = {"user": "username", "pass": "password", "db": "database", "organi
 _AT = re.compile(r"^(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>.*)`$", re.S)
+_MISSING = re.compile(r"^Object missing required field `(?P<key>.*)`$", re.S)
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,9 @@ class ConfigError(ValueError):
             else:
                 label = f"[{where}]" if where else "the top level"
             return cls.unknown_key(where, key, inner, known, label, origins)
+        if missing := _MISSING.match(text):
+            where = _join(prefix, [*parts, missing.group("key")])
+            return cls(f"{where}: missing (the key is required)")
         hint, value = _walk(kind, table, parts, hints=True)
         path = _join(prefix, parts)
         expected = explain(text)
