@@ -6,10 +6,12 @@ import io
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from luna_events.localservers import InfluxDB1
@@ -18,6 +20,7 @@ from luna_events.ship.config import (
     InfluxDBv1Config,
     InfluxDBv2Config,
     Secret,
+    convert,
     load,
 )
 from luna_events.ship.config_render import effective, to_toml
@@ -197,3 +200,51 @@ def test_sinks_come_from_entry_points_with_their_own_schema(
         path = write_toml(tmp_path / "ship.toml", ship_config(tmp_path, wrong))
         with pytest.raises(ConfigError, match=message):
             load(path, environ={})
+
+
+TOML_VALUES = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.lists(st.one_of(st.text(max_size=4), st.integers()), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+KEYS = {
+    "": ["enabled", "data_dir", "metrics_interval_secs", "dead_letter_path", "bogus"],
+    "source": ["type", "include", "glob_interval_secs", "max_line_bytes", "read_from"],
+    "sink": ["type", "url", "database", "username", "password", "concurrency", "token", "usr"],
+    "batch": ["max_events", "max_bytes", "timeout_secs"],
+    "buffer": ["max_size", "fsync"],
+    "retry": ["initial_backoff_secs", "max_backoff_secs"],
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(sorted(KEYS)).flatmap(
+                lambda table: st.tuples(st.just(table), st.sampled_from(KEYS[table]))
+            ),
+            TOML_VALUES,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_any_document_is_a_config_or_one_line_naming_a_key(
+    entries: list[tuple[tuple[str, str], object]],
+):
+    document: dict[str, Any] = {}
+    for (table, key), value in entries:
+        (document.setdefault(table, {}) if table else document)[key] = value
+    if isinstance(document.get("sink"), dict):
+        document["sink"].setdefault("type", "influxdb_v1")
+    try:
+        convert(document)
+    except ConfigError as error:
+        message = str(error)
+        assert "\n" not in message
+        keys = [key for (_, key), _ in entries] + [table for (table, _), _ in entries if table]
+        assert any(message.startswith(key) or f".{key}" in message.split(" ")[0] for key in keys)
