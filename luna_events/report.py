@@ -14,6 +14,7 @@ import httpx
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from luna_events.ship.secrets import Secret, split_url_credentials
 
@@ -81,16 +82,19 @@ def sparkline(values: list[float]) -> str:
 
 
 def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+    """Milliseconds, without the unit: the column header names it (80 columns fit)."""
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
 
 
 def services_table(client: InfluxQLClient, since: str, bucket: str) -> Table:
     """Per service: request rate with a sparkline, latency percentiles, error ratio."""
-    table = Table(title=f"Requests, last {since}", title_justify="left")
-    for column in ("service", "req/s", f"rate ({bucket} buckets)", "p50", "p95", "p99", "errors"):
-        table.add_column(
-            column, justify="left" if column in ("service", f"rate ({bucket} buckets)") else "right"
-        )
+    table = Table(
+        title=f"Requests, last {since} (under each service: its rate per {bucket})",
+        title_justify="left",
+    )
+    table.add_column("service", no_wrap=True)  # the sparkline goes under the name: 80 columns fit
+    for column in ("req/s", "p50 ms", "p95 ms", "p99 ms", "errors"):
+        table.add_column(column, justify="right")
     window = f"time > now() - {since}"
     totals = {
         s["tags"]["service"]: s["values"][0]
@@ -113,9 +117,8 @@ def services_table(client: InfluxQLClient, since: str, bucket: str) -> Table:
     for service, (_, count, p50, p95, p99) in sorted(totals.items()):
         failed = errors.get(service, 0)
         table.add_row(
-            service,
+            Text.assemble(service, "\n", sparkline(rates.get(service, []))),
             f"{count / seconds:.1f}",
-            sparkline(rates.get(service, [])),
             _ms(p50),
             _ms(p95),
             _ms(p99),
@@ -127,8 +130,9 @@ def services_table(client: InfluxQLClient, since: str, bucket: str) -> Table:
 def routes_table(client: InfluxQLClient, since: str, limit: int = 10) -> Table:
     """The slowest routes by p95."""
     table = Table(title=f"Slowest routes (p95), last {since}", title_justify="left")
-    for column in ("service", "route", "requests", "p50", "p95", "p99"):
-        table.add_column(column, justify="left" if column in ("service", "route") else "right")
+    table.add_column("route (service)", no_wrap=True)  # never cut: routes differ at the end
+    for column in ("requests", "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(column, justify="right")
     rows = []
     for series in client.rows(
         f'SELECT {LATENCY} FROM "requests" WHERE time > now() - {since} GROUP BY "service", "route"'
@@ -136,7 +140,8 @@ def routes_table(client: InfluxQLClient, since: str, limit: int = 10) -> Table:
         _, count, p50, p95, p99 = series["values"][0]
         rows.append((p95 or 0, series["tags"]["service"], series["tags"]["route"], count, p50, p99))
     for p95, service, route, count, p50, p99 in sorted(rows, reverse=True)[:limit]:
-        table.add_row(service, route, str(count), _ms(p50), _ms(p95), _ms(p99))
+        where = Text.assemble(route, "\n", (service, "dim"))
+        table.add_row(where, str(count), _ms(p50), _ms(p95), _ms(p99))
     return table
 
 

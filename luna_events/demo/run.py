@@ -36,7 +36,8 @@ class SeriesSummary:
     series: str
     sent: int
     arrived: int
-    detail: str
+    timing: str
+    """The series' timing field with its mean and p95 in ms, or empty."""
 
 
 def ship_logs(
@@ -56,7 +57,10 @@ def ship_logs(
         written = write_logs(workdir / "logs", traffic)
         total = sum(written.values())
         deadline = time.monotonic() + 120
-        while topology.stats.events_shipped < total + 1 and time.monotonic() < deadline:
+        stats = topology.stats  # every event, and the shipper's own series for the report
+        while (
+            stats.events_shipped < total or stats.own_points_shipped == 0
+        ) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
         topology.stop.set()
@@ -71,15 +75,41 @@ def summarize(influx: InfluxDB1, sent: Counter[str]) -> list[SeriesSummary]:
         spec = CATALOG[name]
         timing = next((f for f in spec.fields if f.unit is Unit.SECONDS), None)
         arrived = len(influx.points(DATABASE, name))
-        detail = _detail(influx, name, timing.name) if timing else ""
-        summaries.append(SeriesSummary(name, sent[name], arrived, detail))
+        measured = _timing(influx, name, timing.name) if timing else ""
+        summaries.append(SeriesSummary(name, sent[name], arrived, measured))
     return sorted(summaries, key=lambda s: (CATALOG[s.series].group, s.series))
 
 
-def _detail(influx: InfluxDB1, name: str, field: str) -> str:
+def _timing(influx: InfluxDB1, name: str, field: str) -> str:
     query = f'SELECT mean("{field}"), percentile("{field}", 95) FROM "{name}"'
     _, mean, p95 = influx.query(query, DATABASE)["results"][0]["series"][0]["values"][0]
-    return f"{field} mean {mean * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms"
+    return f"{mean * 1000:.1f}/{p95 * 1000:.1f}"
+
+
+def arrival_table(summaries: list[SeriesSummary]) -> Table:
+    """Sent and arrived per series, with its timing; fits 80 columns."""
+    table = Table(
+        title=f"What arrived in {DATABASE} (read back from InfluxDB)",
+        caption="timing: execution_time unless named under the series",
+    )
+    table.add_column("series", no_wrap=True)
+    table.add_column("group", no_wrap=True)
+    table.add_column("sent", justify="right")
+    table.add_column("arrived", justify="right")
+    table.add_column("mean/p95 ms", justify="right", no_wrap=True)
+    for item in summaries:
+        spec = CATALOG[item.series]
+        timed = next((f.name for f in spec.fields if f.unit is Unit.SECONDS), "execution_time")
+        name = item.series if timed == "execution_time" else f"{item.series}\n[dim]{timed}[/dim]"
+        table.add_row(
+            name,
+            spec.group,
+            str(item.sent),
+            str(item.arrived),
+            item.timing,
+            style="" if item.sent == item.arrived else "bold red",
+        )
+    return table
 
 
 def run_demo(
@@ -90,7 +120,7 @@ def run_demo(
 ) -> list[SeriesSummary]:
     """Run the pipeline over ``duration_s`` of simulated traffic, print the summary and
     the terminal report (saved as SVG too when ``svg`` is given)."""
-    console = console or (Console(record=True, width=120) if svg is not None else Console())
+    console = console or (Console(record=True, width=80) if svg is not None else Console())
     with InfluxDB1() as influx, tempfile.TemporaryDirectory(prefix="luna-demo-") as work:
         console.print(f"private InfluxDB 1.x at {influx.url}; service logs in {work}/logs")
         influx.create_database(DATABASE)
@@ -110,20 +140,7 @@ def run_demo(
         summaries = summarize(influx, sent)
         window = f"{int(duration_s) + 30}s"
         overview = report(InfluxQLClient(influx.url, DATABASE), since=window, bucket="5s")
-    table = Table(title=f"What arrived in {DATABASE} (read back from InfluxDB)")
-    for column in ("series", "group", "sent", "arrived", "detail"):
-        table.add_column(column, justify="right" if column in ("sent", "arrived") else "left")
-    for item in summaries:
-        style = "" if item.sent == item.arrived else "bold red"
-        table.add_row(
-            item.series,
-            CATALOG[item.series].group,
-            str(item.sent),
-            str(item.arrived),
-            item.detail,
-            style=style,
-        )
-    console.print(table)
+    console.print(arrival_table(summaries))
     console.print(overview)
     if svg is not None:
         svg.with_suffix(".txt").write_text(console.export_text(clear=False), encoding="utf-8")
