@@ -31,7 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
 def missing_extra(command: str, extra: str, error: ModuleNotFoundError) -> NoReturn:
     """Say in one line which extra ``command`` needs, and exit 2."""
     click.echo(
-        f"luna-events {command}: needs the [{extra}] extra (no module {error.name!r}):"
+        f"luna-events {command}: needs the [{extra}] extra"
+        f" (no module {(error.name or '?').split('.')[0]!r}):"
         f" pip install 'luna-events[{extra}]'",
         err=True,
     )
