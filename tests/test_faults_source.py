@@ -453,3 +453,34 @@ def test_identity_follows_rotation_copytruncate_and_inode_reuse_under_one_header
     for name, line_ in (("a.log", b"a6"), ("a.log.2", b"a7"), ("c.log", b"c2")):
         append(logs / name, line_)
     assert sorted(read(restarted)) == [b"a6", b"a7", b"c2"], "each file has its own checkpoint"
+
+
+def test_a_file_rewritten_while_closed_is_read_again(tmp_path: Path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    files = FileSource(
+        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0), Checkpoints(data)
+    )
+    files.max_open = 1
+    header = HEADER.rstrip(b"\n")
+    for name in "abc":
+        (logs / f"{name}.log").write_bytes(header + b"\n" + name.encode() + b"1\n")
+
+    def read() -> list[bytes]:
+        lines: list[bytes] = []
+        for _ in range(10):
+            for chunk in files.poll():
+                lines.extend(chunk.lines)
+                files.commit({chunk.source_id: chunk.position})
+        return lines
+
+    assert sorted(read()) == sorted([header, b"a1", header, b"b1", header, b"c1"])
+    with open(logs / "b.log", "r+b") as handle:  # rewritten in place, same inode
+        handle.truncate(0)
+        handle.write(header + b"\nb2 is longer\n")
+    for name in "ac":
+        with open(logs / f"{name}.log", "ab") as handle:
+            handle.write(name.encode() + b"2\n")
+    assert sorted(read()) == sorted([b"a2", header, b"b2 is longer", b"c2"])

@@ -49,7 +49,7 @@ def run_once(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 def summary_count(stderr: str, label: str) -> int:
     """A figure of the ``--once`` summary table."""
     for row in stderr.splitlines():
-        if label in row:
+        if row.strip("│| ").startswith(label):  # a row of the table, not a log line
             return int(row.split(label)[1].strip(" │|").replace(",", "").split()[0])
     raise AssertionError(f"no {label!r} in the summary:\n{stderr}")
 

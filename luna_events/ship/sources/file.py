@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from stat import S_ISREG
 
 import orjson
 
@@ -172,7 +173,7 @@ class FileSource:
                 stat = os.stat(path)
             except OSError:
                 continue
-            if not os.path.isfile(path):
+            if not S_ISREG(stat.st_mode):
                 continue
             known = by_inode.get((stat.st_dev, stat.st_ino))
             if known is not None:
@@ -186,7 +187,10 @@ class FileSource:
             if self._finished(tracked, now):
                 self._forget(tracked)
         if started:
-            self.checkpoints.update(started)
+            try:
+                self.checkpoints.update(started)
+            except OSError as error:  # kept in memory: saved with the next commit
+                log.warning("cannot save the checkpoints now: %s", error.strerror)
         self._first_discovery = False
 
     def _index(self) -> dict[str, list[str]]:
@@ -354,9 +358,15 @@ class FileSource:
             descriptor = self._open(tracked.path)
             if descriptor is None:
                 return  # no descriptor now: try again later
-            if not _same_file(descriptor, tracked):
-                os.close(descriptor)  # another file under that path now: discovery will see
+            try:
+                same = _same_file(descriptor, tracked)
+            except OSError:
+                same = False
+            if not same:
+                os.close(descriptor)  # rewritten, or another file under that path: look again
                 self._waiting.popleft()
+                self._forget(tracked)
+                self._next_glob = 0.0
                 continue
             self._waiting.popleft()
             tracked.descriptor = descriptor
@@ -401,7 +411,10 @@ class FileSource:
                 self._next_glob = 0.0
                 return None
             data = os.pread(descriptor, READ_SIZE, read_to)
-        except OSError:
+        except OSError as error:
+            if tracked.path not in self._reports.unreadable:
+                self._reports.unreadable[tracked.path] = error.strerror or str(error)
+                log.warning("cannot read %s: %s; trying again", tracked.path, error.strerror)
             return None
         if not data:
             return None
@@ -491,11 +504,6 @@ class FileSource:
         for tracked in list(self._tracked.values()):
             self._close(tracked)
         self._tracked.clear()
-
-    @property
-    def files(self) -> dict[str, str]:
-        """``path -> key`` of the files being followed."""
-        return {t.path: t.key for t in self._tracked.values()}
 
 
 def _holds(descriptor: int, position: Position, size: int) -> bool:
