@@ -209,7 +209,7 @@ def test_config_mistakes_are_clear_errors_not_tracebacks(tmp_path: Path):
     bad.write_text("data_dir = 5\n")
     with pytest.raises(ConfigError):
         load(bad, environ={})
-    with pytest.raises(ConfigError, match='^LUNA_MONITORING_FLUSHING_PERIOD = "soon" .*a number'):
+    with pytest.raises(ConfigError, match=r'^LUNA_MONITORING_FLUSHING_PERIOD = "soon" .*a number'):
         load(None, environ={"LUNA_MONITORING_FLUSHING_PERIOD": "soon"})
     bad.write_text("[batch]\nmax_event = 10\n")
     result = subprocess.run(
