@@ -196,3 +196,18 @@ def test_version_1_checkpoints_are_migrated_loudly(
     assert lines == [b"line2", b"line3"], "continues where version 1 left off"
     saved = orjson.loads((data / "checkpoints.json").read_bytes())
     assert saved["version"] == 2 and [f["offset"] for f in saved["files"]] == [13]
+
+
+def test_checkpoints_that_cannot_be_read_are_a_one_line_refusal(tmp_path: Path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "data" / "checkpoints.json").mkdir(parents=True)  # not a file at all
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, {"type": "file", "path": "-"})
+    )
+    result = run_once(config)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"luna-events ship: cannot read the checkpoints {tmp_path / 'data' / 'checkpoints.json'}"
+        ": Is a directory"
+    ]
