@@ -1,9 +1,11 @@
-"""Generate ``vector/catalog.csv``: the catalog as the VRL remap's enrichment table.
+"""Generate the Vector road from the rule plan: ``vector/remap.vrl`` and ``vector/catalog.csv``.
 
-One row per series: its name, and its tags, fields, types, required keys and
-allowed values as JSON, which ``vector/remap.vrl`` looks up with
+``catalog.csv`` is the catalog as the remap's enrichment table: one row per series,
+its name, and its tags, fields, types, required keys, allowed values and patterns as
+JSON, which ``vector/remap.vrl`` looks up with
 ``get_enrichment_table_record("luna_catalog", {"series": ...})``. One indexed lookup
-per event, instead of building the whole catalog in every event.
+per event, instead of building the whole catalog in every event. The program is
+rendered by :mod:`luna_events.generate.remap_vrl`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from typing import Any
 
 from luna_events.catalog import CATALOG, SeriesSpec
+from luna_events.generate import remap_vrl
 
 PATH = "vector/catalog.csv"
 
@@ -26,7 +29,7 @@ def series_spec(spec: SeriesSpec) -> dict[str, Any]:
         if tag.allowed:
             rule["a"] = list(tag.allowed)
         if tag.pattern:
-            rule["p"] = True
+            rule["p"] = tag.pattern
         tags[tag.name] = rule
     return {
         "tags": tags,
@@ -48,4 +51,4 @@ def catalog_csv() -> str:
 
 def generate() -> dict[str, str]:
     """The generated file, keyed by its path in the repository."""
-    return {PATH: catalog_csv()}
+    return {PATH: catalog_csv(), remap_vrl.PATH: remap_vrl.remap_program()}
