@@ -5,7 +5,8 @@
   refused: 1.x answers ``400`` with ``partial write`` in its body, 2.x answers
   ``422``; a ``400`` whose body says ``unable to parse '<line>'`` about a line of
   this very batch is the same refusal (InfluxDB 1.x leaves out ``partial write``
-  when no line of the body was stored). The batch is split in halves and each
+  when no line of the body was stored), and so is a ``400`` saying ``field type
+  conflict`` (1.x, when a batch conflicts with itself). The batch is split in halves and each
   half resent, down to the single lines refused, which go to the dead-letter
   file. Resending stored points is harmless: they carry their own timestamps and
   overwrite themselves. Splitting is bounded to :data:`SPLITS_PER_SECOND` requests.
@@ -49,8 +50,8 @@ def refuses_lines(result: SendResult, body: bytes) -> bool:
         return True
     if result.status != 400:
         return False
-    if "partial write" in result.message:
-        return True
+    if "partial write" in result.message or "field type conflict" in result.message:
+        return True  # the second: InfluxDB 1.x when a batch conflicts with itself
     named = _UNPARSABLE.search(result.message)
     return named is not None and named.group(1).encode() in body
 

@@ -61,10 +61,11 @@ def summary_table(
     stats: ShipperStats, dead_letters: Path | None = None, quarantine: Path | None = None
 ) -> Table:
     """The end-of-run summary: the services' events apart from the shipper's own points,
-    where dead letters went, sender health, damage found and what is left."""
+    where dead letters went (the full path is in the log line above it), sender
+    health, damage found and what is left."""
     dead = f"{stats.events_dead_lettered:,}"
     if stats.events_dead_lettered and dead_letters is not None:
-        dead += f" → {dead_letters}"
+        dead += f" → {dead_letters.name}"
     senders = f"{stats.senders_working} of {stats.senders} working"
     if stats.sender_failures:
         senders += f", {stats.sender_failures:,} failures (see the log)"
@@ -79,14 +80,15 @@ def summary_table(
         ("senders", senders),
     ]
     if stats.segments_quarantined or stats.records_damaged:
-        where = f" → {quarantine}" if quarantine is not None else ""
         rows.append(
             (
                 "damaged spool segments",
                 f"{stats.segments_quarantined} quarantined, "
-                f"{stats.records_damaged} damaged records not sent{where}",
+                f"{stats.records_damaged} damaged records not sent",
             )
         )
+        if quarantine is not None:
+            rows.append(("quarantine", quarantine.name))
     if stats.write_failures:
         rows.append(("failed state writes (waited)", f"{stats.write_failures:,}"))
     rows.append(

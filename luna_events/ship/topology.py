@@ -162,6 +162,12 @@ class Topology:
             log.debug("closing %s: %s", self.sink.name, error)
 
     def _report_left(self) -> None:
+        if self.stats.events_dead_lettered:
+            log.warning(
+                "%d events dead-lettered to %s (see them: luna-events dead-letters list)",
+                self.stats.events_dead_lettered,
+                self.dead_letters.path,
+            )
         if self.stats.spool_batches:
             log.warning(
                 "stopped with %d batches (%s bytes) in the spool %s: they are sent at the "
