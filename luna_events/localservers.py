@@ -24,8 +24,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from luna_events.errors import LunaEventsError
 
-class ServerError(RuntimeError):
+
+class ServerError(LunaEventsError, RuntimeError):
     """A private server could not be started or answered badly."""
 
 

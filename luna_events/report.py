@@ -16,6 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from luna_events.errors import LunaEventsError
 from luna_events.ship.secrets import Secret, split_url_credentials
 
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -25,7 +26,7 @@ LATENCY = (
 )
 
 
-class ReportError(RuntimeError):
+class ReportError(LunaEventsError, RuntimeError):
     """InfluxDB could not answer a report query."""
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+from luna_events.errors import LunaEventsError
 from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
 from luna_events.logs.line import render
 
@@ -26,7 +27,7 @@ RECORD_ATTRIBUTES = frozenset(
 """Names ``extra=`` may not use: stdlib refuses them with a bare ``KeyError``."""
 
 
-class LogRecordKeyError(ValueError):
+class LogRecordKeyError(LunaEventsError, ValueError):
     """An ``extra`` key would overwrite a ``LogRecord`` attribute."""
 
 

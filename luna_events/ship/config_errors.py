@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from luna_events.errors import LunaEventsError
+
 SECRET_KEYS = frozenset({"password", "token"})
 """Keys whose values are never shown, not even in an error."""
 SUGGESTIONS = {"user": "username", "pass": "password", "db": "database", "organization": "org"}
@@ -22,7 +24,7 @@ _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<key>.*)`$", re.S)
 _MISSING = re.compile(r"^Object missing required field `(?P<key>.*)`$", re.S)
 
 
-class ConfigError(ValueError):
+class ConfigError(LunaEventsError, ValueError):
     """The configuration is wrong; the message is one line naming the key."""
 
     @classmethod
