@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+from collections.abc import Callable
 
 import pytest
 
@@ -161,3 +162,25 @@ def test_extras_fill_catalogued_keys_when_they_fit_and_are_left_out_otherwise():
     )
     merge_extras(wrong, {"account_id": 5}, None, where="http")
     assert "account_id" not in wrong.tags, "a catalogued str tag does not take an int"
+
+
+def test_strict_mode_reaches_through_the_middleware():
+    from luna_events.http.wsgi import MonitoringMiddleware
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def start_response(*args: object) -> Callable[[bytes], object]:
+        return lambda chunk: None
+
+    environ = {"REQUEST_METHOD": "GET", "luna_events.route": "/version"}
+    strict = MonitoringMiddleware(app, monitor=Monitor(strict=True), service="luna-nope")
+    body = strict(environ, start_response)
+    assert list(body) == [b"ok"]
+    with pytest.raises(InvalidEvent, match="'luna-nope' is not one of"):
+        body.close()  # type: ignore[attr-defined]
+    lenient = MonitoringMiddleware(app, monitor=Monitor(strict=False), service="luna-nope")
+    body = lenient(environ, start_response)
+    assert list(body) == [b"ok"]
+    body.close()  # type: ignore[attr-defined]  # written as given, warned by the handler

@@ -12,6 +12,7 @@ import orjson
 
 from luna_events import series
 from luna_events.checking import merge_extras
+from luna_events.errors import InvalidEvent
 from luna_events.event import route_tag
 from luna_events.guard import report, report_error
 from luna_events.monitor import Monitor, get_monitor
@@ -81,10 +82,14 @@ class RequestRecord:
 
         The request's additional tags and fields (:func:`~luna_events.request_data`)
         are added where they fit (see :func:`~luna_events.checking.merge_extras`).
-        Never raises: monitoring must not change what the service answers."""
+        Never raises (but in strict mode, an invalid event raises
+        :class:`~luna_events.errors.InvalidEvent`): monitoring must not change what the
+        service answers."""
         try:
             self._finish(resource, status, error_code)
         except Exception as error:
+            if self.monitor.strict and isinstance(error, InvalidEvent):
+                raise  # strict mode (development): the mistake surfaces here
             report_error("http", "requests", error)
 
     def _finish(self, resource: str | None, status: int, error_code: int | None) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from luna_events.errors import InvalidEvent
 from luna_events.guard import report_error
 from luna_events.http.core import (
     UNKNOWN_ERROR,
@@ -67,6 +68,8 @@ def monitor_sanic(app: Any, *, monitor: Monitor | None = None, service: str | No
                 stop_collecting(token)
             record.finish(_resource(request), response.status, _error_code(request, response))
         except Exception as error:
+            if chosen.strict and isinstance(error, InvalidEvent):
+                raise
             report_error("http", "requests", error)
 
     app.register_middleware(start, "request", priority=FIRST)
