@@ -9,7 +9,7 @@
   logged once as a warning and counted (:mod:`luna_events.guard`). The check runs in
   the handler, i.e. on ``configure_logging``'s listener thread, off the request path.
 
-Both use the catalog's rules through :func:`luna_events.validation.validate`; the
+Both use the catalog's rules through :func:`luna_events.validation.check`; the
 default mode first asks the fast encoder, which answers for a valid event in a
 fraction of the time.
 """
@@ -25,7 +25,7 @@ from luna_events.errors import InvalidEvent, Problem
 from luna_events.event import FORMAT_KEY, Event
 from luna_events.fastpath import FastEncoder
 from luna_events.guard import report, report_error
-from luna_events.validation import type_name, validate
+from luna_events.validation import check, type_name
 
 STRICT_ENV = "LUNA_EVENTS_STRICT"
 """Set to ``1`` (or ``true``, ``yes``, ``on``) to validate every event when it is emitted."""
@@ -43,11 +43,7 @@ def problems_of(event: object, service: str | None = None) -> list[Problem]:
         return [Problem("wrong_type", FORMAT_KEY, f"expected an Event, got {type_name(event)}")]
     if service is not None and isinstance(event.tags, dict) and "service" not in event.tags:
         event = Event(event.series, event.time_ns, {**event.tags, "service": service}, event.fields)
-    try:
-        validate(event)
-    except InvalidEvent as invalid:
-        return list(invalid.problems)
-    return []
+    return check(event)
 
 
 def check_strictly(event: object, service: str | None = None) -> None:
