@@ -9,6 +9,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,28 @@ def test_checkpoints_that_cannot_be_read_are_a_one_line_refusal(tmp_path: Path):
         f"luna-events ship: cannot read the checkpoints {tmp_path / 'data' / 'checkpoints.json'}"
         ": Is a directory"
     ]
+
+
+def test_checkpoints_of_files_gone_for_a_week_are_dropped(tmp_path: Path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes(b"a1\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    config = SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0)
+    files = FileSource(config, Checkpoints(data))
+    for chunk in files.poll():
+        files.commit({chunk.source_id: chunk.position})
+    files.close()
+    checkpoints = Checkpoints(data)
+    [kept] = checkpoints.positions
+    checkpoints.positions["gone"] = Position("/logs/rotated-long-ago.log", 5, b"x\n", "h", 1, 2)
+    eight_days_ago = time.time() - 8 * 24 * 3600
+    checkpoints.seen = dict.fromkeys(checkpoints.positions, eight_days_ago)
+    checkpoints.save()
+    restarted = FileSource(config, Checkpoints(data))
+    (logs / "a.log").write_bytes(b"a1\na2\n")
+    lines = [line for chunk in restarted.poll() for line in chunk.lines]
+    restarted.checkpoints.save()
+    assert lines == [b"a2"]
+    assert list(Checkpoints(data).positions) == [kept], "the present file's entry is kept"

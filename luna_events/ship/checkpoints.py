@@ -16,6 +16,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Container, Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,8 @@ log = logging.getLogger("luna_events.ship")
 
 VERSION = 2
 NAME = "checkpoints.json"
+EXPIRY_SECS = 7 * 24 * 3600
+"""A checkpoint whose file has not been seen under the globs for this long is dropped."""
 
 _Offset = Annotated[int, msgspec.Meta(ge=0)]
 _Hex = Annotated[str, msgspec.Meta(pattern="^([0-9a-f]{2})*$")]
@@ -59,6 +62,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     inode: int
     prefix_len: _Offset
     prefix: str
+    seen: float
 
 
 class _Document(msgspec.Struct, forbid_unknown_fields=True):
@@ -76,6 +80,8 @@ class Checkpoints:
         self.directory = data_dir
         self.path = data_dir / NAME
         self.positions: dict[str, Position] = {}
+        self.seen: dict[str, float] = {}
+        """``key -> when its file was last seen`` (Unix time), to drop old entries."""
         self.lost = False
         """The saved checkpoints were damaged: every file is read from its start."""
         for leftover in data_dir.glob(f"{NAME}.*.tmp"):
@@ -89,7 +95,7 @@ class Checkpoints:
                 f"cannot read the checkpoints {self.path}: {error.strerror}"
             ) from None
         try:
-            self.positions = _decode(data)
+            self.positions, self.seen = _decode(data)
         except (msgspec.DecodeError, ValueError) as error:
             self._set_aside(str(error) if data.strip() else "the file is empty")
 
@@ -120,14 +126,29 @@ class Checkpoints:
         Batches commit in order, so the latest position is the truth, even when it is
         smaller (a file truncated and read again from its start)."""
         self.positions.update(positions)
+        self.touch(positions)
         self.save()
+
+    def touch(self, keys: Iterable[str]) -> None:
+        """These files were seen now (under the globs)."""
+        now = time.time()
+        for key in keys:
+            self.seen[key] = now
+
+    def expire(self, keep: Container[str]) -> None:
+        """Drop entries not seen for :data:`EXPIRY_SECS`, except ``keep`` (saved next time)."""
+        limit = time.time() - EXPIRY_SECS
+        for key in [k for k, seen in self.seen.items() if seen < limit and k not in keep]:
+            self.forget(key)
 
     def forget(self, key: str) -> None:
         """Drop an entry (saved with the next :meth:`save`)."""
         self.positions.pop(key, None)
+        self.seen.pop(key, None)
 
     def save(self) -> None:
         """Write all checkpoints atomically; an ``OSError`` leaves no temporary file."""
+        now = time.time()
         document = _Document(
             VERSION,
             [
@@ -141,6 +162,7 @@ class Checkpoints:
                     p.inode,
                     p.prefix_len,
                     p.prefix,
+                    self.seen.get(key, now),
                 )
                 for key, p in self.positions.items()
             ],
@@ -169,8 +191,9 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _decode(data: bytes) -> dict[str, Position]:
-    """The positions in a checkpoints file; ``msgspec.DecodeError``/``ValueError`` if damaged."""
+def _decode(data: bytes) -> tuple[dict[str, Position], dict[str, float]]:
+    """The positions in a checkpoints file and when each file was last seen;
+    ``msgspec.DecodeError``/``ValueError`` if damaged."""
     version = msgspec.json.decode(data, type=_Version).version
     if version == 1:
         old = msgspec.json.decode(data, type=_DocumentV1)
@@ -180,14 +203,15 @@ def _decode(data: bytes) -> dict[str, Position]:
             len(old.files),
             VERSION,
         )
-        return {
+        positions = {
             f.fingerprint: Position(f.path, f.offset, bytes.fromhex(f.tail), head=f.fingerprint)
             for f in old.files
         }
+        return positions, dict.fromkeys(positions, time.time())
     if version != VERSION:
         raise ValueError(f"unknown version {version}")
     document = msgspec.json.decode(data, type=_Document)
-    return {
+    positions = {
         f.key: Position(
             f.path,
             f.offset,
@@ -200,3 +224,4 @@ def _decode(data: bytes) -> dict[str, Position]:
         )
         for f in document.files
     }
+    return positions, {f.key: f.seen for f in document.files}

@@ -168,6 +168,7 @@ class FileSource:
         started: dict[str, Position] = {}
         index = self._index()
         now = time.monotonic()
+        present: set[tuple[int, int]] = set()
         for path in self._paths():
             try:
                 stat = os.stat(path)
@@ -175,6 +176,7 @@ class FileSource:
                 continue
             if not S_ISREG(stat.st_mode):
                 continue
+            present.add((stat.st_dev, stat.st_ino))
             known = by_inode.get((stat.st_dev, stat.st_ino))
             if known is not None:
                 known.path = path  # renamed, or seen again
@@ -186,6 +188,9 @@ class FileSource:
         for tracked in list(self._tracked.values()):
             if self._finished(tracked, now):
                 self._forget(tracked)
+        positions = self.checkpoints.positions
+        self.checkpoints.touch(k for k, p in positions.items() if (p.device, p.inode) in present)
+        self.checkpoints.expire(keep=self._tracked)
         if started:
             try:
                 self.checkpoints.update(started)
