@@ -20,7 +20,7 @@ from luna_events import limits
 from luna_events.catalog import CATALOG, ValueType
 
 from .roads import assert_same_on_both_roads, dumps, vector_reads_exactly
-from .vrl import remap
+from .vrl import remap, vrl_examples
 
 NEGATIVE_ZERO = "\x00negative zero\x00"
 """Stands for a ``-0`` token, which ``json.dumps`` cannot write."""
@@ -183,7 +183,9 @@ def lines(draw: st.DrawFn) -> str:
     return line
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=vrl_examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.lists(lines(), min_size=1, max_size=20))
 def test_generated_lines_get_the_same_verdict_problems_and_bytes_on_both_roads(
     generated: list[str],
@@ -204,7 +206,7 @@ def wide_events(draw: st.DrawFn) -> str:
     return dumps({"luna_event": payload})
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=vrl_examples(5), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(wide_events(), min_size=1, max_size=4))
 def test_series_keys_near_influxdbs_limit_get_the_same_verdict(generated: list[str]):
     assert_same_on_both_roads(generated)
@@ -247,7 +249,7 @@ def test_the_documented_float_rule(text: str, exact: bool):
     assert vector_reads_exactly(text) is exact
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=vrl_examples(8), deadline=None)
 @given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=50))
 def test_vector_misreads_only_the_documented_floats_and_by_at_most_two_units(
     values: list[float],

@@ -33,7 +33,7 @@ from luna_events.transform import transform_line
 from .conftest import ROOT, shared_file
 from .shipping import make_events, stored_as_sent
 from .strategies import counter_events, request_events
-from .vrl import REMAP, register_catalog, remap, run_vrl, vector_vrl
+from .vrl import REMAP, register_catalog, remap, run_vrl, vector_vrl, vrl_examples
 
 VECTOR_DIR = ROOT / "vector"
 CONFIGS = ["agent.yaml", "agent-forward.yaml", "aggregator.yaml"]
@@ -377,7 +377,9 @@ def clock_like(value: Any) -> Any:
     return float(f"{value:.6e}")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=vrl_examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     st.lists(
         st.one_of(request_events(1_763_794_047_000_000_000), counter_events(5)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,15 @@ vector_vrl = pytest.importorskip(
 )
 
 REMAP = ROOT / "vector" / "remap.vrl"
+
+
+def vrl_examples(count: int) -> int:
+    """Examples for a property test that runs remap.vrl once per example: each run
+    compiles the program (about half a second), so the unit run keeps ``count`` small;
+    ``HYPOTHESIS_PROFILE=deep`` runs 20 times as many."""
+    return count * 20 if os.environ.get("HYPOTHESIS_PROFILE") == "deep" else count
+
+
 CATALOG_TABLE = ROOT / "vector" / "catalog.csv"
 
 
