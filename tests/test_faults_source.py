@@ -477,9 +477,9 @@ def test_a_file_rewritten_while_closed_is_read_again(tmp_path: Path):
         return lines
 
     assert sorted(read()) == sorted([header, b"a1", header, b"b1", header, b"c1"])
-    with open(logs / "b.log", "r+b") as handle:  # rewritten in place, same inode
-        handle.truncate(0)
-        handle.write(header + b"\nb2 is longer\n")
+    with open(logs / "b.log", "r+b") as rewritten:  # rewritten in place, same inode
+        rewritten.truncate(0)
+        rewritten.write(header + b"\nb2 is longer\n")
     for name in "ac":
         with open(logs / f"{name}.log", "ab") as handle:
             handle.write(name.encode() + b"2\n")
