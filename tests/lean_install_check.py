@@ -13,6 +13,7 @@ needing an extra, or a checkout, refuse in one line with exit 2.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -125,9 +126,11 @@ def check(work: Path) -> None:
     events = run(luna_events, "encode", log).stdout.splitlines()
     if len(events) < 6:
         sys.exit(f"lean install: expected at least 6 events, encode gave {len(events)}")
-    refuses_in_one_line(luna_events, "ship", "pip install 'luna-events[ship]'")
-    refuses_in_one_line(luna_events, "report", "pip install 'luna-events[ship]'")
-    refuses_in_one_line(luna_events, "demo", "pip install 'luna-events[dev]'")
+    listed = "import json; from luna_events.cli import COMMANDS; print(json.dumps(COMMANDS))"
+    commands = json.loads(run(bin_dir / "python", "-c", listed).stdout)
+    for name, (_, _, extra) in sorted(commands.items()):
+        if extra is not None and name != "generate":
+            refuses_in_one_line(luna_events, name, f"pip install 'luna-events[{extra}]'")
     refuses_in_one_line(luna_events, "generate", "runs only from a source checkout")
     run(luna_events, "catalog", "--series", "worker_queue")
     print(f"lean install: ok ({len(events)} events written, linted and encoded)")
