@@ -31,6 +31,7 @@ SERVICE = r"""
 import asyncio, json, logging, sys, wsgiref.util
 import structlog
 from luna_events import configure_logging, series, emit
+import luna_events.compat  # the original platform's API, for migrating services
 from luna_events.helpers.tasks import subtask
 from luna_events.http.asgi import MonitoringMiddleware as AsgiMiddleware
 from luna_events.http.wsgi import ROUTE_KEY, MonitoringMiddleware as WsgiMiddleware
