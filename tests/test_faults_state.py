@@ -237,3 +237,19 @@ def test_checkpoints_of_files_gone_for_a_week_are_dropped(tmp_path: Path):
     restarted.checkpoints.save()
     assert lines == [b"a2"]
     assert list(Checkpoints(data).positions) == [kept], "the present file's entry is kept"
+
+
+def test_after_damaged_checkpoints_read_from_end_still_reads_from_the_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.log").write_bytes(b"a1\na2\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "checkpoints.json").write_bytes(b'{"version": 2, "files": [')
+    config = SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0, read_from="end")
+    files = FileSource(config, Checkpoints(data))
+    assert [line for chunk in files.poll() for line in chunk.lines] == [b"a1", b"a2"]
+    [error] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "is damaged" in error.getMessage() and "corrupt-" in error.getMessage()
