@@ -89,6 +89,7 @@ def test_which_answers_refuse_lines_decided_on_real_influxdb_answers(
             "unparsable among good": b"m f=1i 4\nm f= 5\n",
             "unparsable alone": b"m f==\n",
             "timestamp out of range": b"m f=1i 99999999999999999999999\n",
+            "unparsable with a string": b'm,t=a s="it \\"quoted\\"",f=\n',
         }
         results = {what: (sink.send(body), body) for what, body in answers.items()}
     finally:

@@ -92,8 +92,7 @@ def test_any_cut_or_overwrite_gives_only_whole_lines_that_were_written(
 
 
 def test_an_unreadable_segment_is_quarantined_and_the_next_one_taken(tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "spool", 1 << 20)
-    (tmp_path / "spool" / "0000000000000001.seg").mkdir()  # read() fails: EISDIR
+    (tmp_path / "spool" / "0000000000000001.seg").mkdir(parents=True)  # read(): EISDIR
     spool = Spool(tmp_path / "spool", 1 << 20)
     spool.append(["m f=1i 1"])
     segment = spool.take(timeout=0.1)

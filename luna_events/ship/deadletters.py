@@ -118,24 +118,6 @@ class DeadLetters:
                 raise
             self.count += data.count(b"\n")
 
-    def invalid(
-        self,
-        source: str,
-        offset: int,
-        line: bytes,
-        problems: tuple[Problem, ...],
-        full_length: int | None = None,
-        source_id: str | None = None,
-    ) -> None:
-        """A monitoring line the transform refused: its problems and where it came from."""
-        self.write(
-            [invalid_record(source_id or source, source, offset, line, problems, full_length)]
-        )
-
-    def rejected(self, sink: str, status: int | None, message: str, line_protocol: bytes) -> None:
-        """A point the sink refused for good (a partial write on that line alone, or a 413)."""
-        self.write([rejected_record(sink, status, message, line_protocol)])
-
     def close(self) -> None:
         """Close the file."""
         with self._lock:

@@ -26,6 +26,8 @@ import re
 import threading
 import time
 
+import orjson
+
 from luna_events.ship.config import RetryConfig
 from luna_events.ship.deadletters import DeadLetters, rejected_record
 from luna_events.ship.faults import WriteFaults
@@ -50,10 +52,25 @@ def refuses_lines(result: SendResult, body: bytes) -> bool:
         return True
     if result.status != 400:
         return False
-    if "partial write" in result.message or "field type conflict" in result.message:
+    message = _error_text(result.message)
+    if "partial write" in message or "field type conflict" in message:
         return True  # the second: InfluxDB 1.x when a batch conflicts with itself
-    named = _UNPARSABLE.search(result.message)
+    named = _UNPARSABLE.search(message)
     return named is not None and named.group(1).encode() in body
+
+
+def _error_text(message: str) -> str:
+    """The ``error`` (1.x) or ``message`` (2.x) of InfluxDB's JSON answer, unescaped;
+    any other answer as it is."""
+    try:
+        answer = orjson.loads(message)
+    except orjson.JSONDecodeError:
+        return message
+    if isinstance(answer, dict):
+        text = answer.get("error", answer.get("message"))
+        if isinstance(text, str):
+            return text
+    return message
 
 
 def own_points(segment: Segment, first: int, last: int, body: bytes) -> int:
