@@ -365,6 +365,9 @@ class Spool:
                 )
                 self.records_damaged += 1
                 self._set_aside(path)
+            except BaseException:
+                self._give_back(path)  # never left in flight
+                raise
 
     def release(self, segment: Segment) -> None:
         """Give an undelivered segment back, to be taken again later."""
