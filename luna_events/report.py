@@ -65,9 +65,14 @@ class InfluxQLClient:
         except httpx.HTTPError as error:
             raise ReportError(f"cannot reach InfluxDB at {self.url}: {error}") from error
         if response.status_code != 200:
-            raise ReportError(f"InfluxDB answered {response.status_code}: {response.text[:200]}")
+            text = " ".join(response.text.split())[:200]  # one line, even from a web page
+            raise ReportError(f"InfluxDB answered {response.status_code}: {text}")
+        try:
+            results = response.json().get("results", [])
+        except (ValueError, AttributeError):
+            raise ReportError(f"{self.url} answered 200 without InfluxDB's JSON") from None
         series: list[dict[str, Any]] = []
-        for result in response.json().get("results", []):
+        for result in results:
             if "error" in result:
                 raise ReportError(f"{statement}: {result['error']}")
             series.extend(result.get("series", []))
@@ -181,7 +186,7 @@ def status_table(client: InfluxQLClient, since: str) -> Table:
 
 
 def _seconds(since: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     return float(since[:-1]) * units[since[-1]]
 
 

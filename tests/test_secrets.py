@@ -8,7 +8,13 @@ import logging
 
 import pytest
 
-from luna_events.ship.secrets import RedactingFilter, Secret, redact, split_url_credentials
+from luna_events.ship.secrets import (
+    RedactingFilter,
+    Secret,
+    hide_userinfo,
+    redact,
+    split_url_credentials,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,6 +24,8 @@ from luna_events.ship.secrets import RedactingFilter, Secret, redact, split_url_
         ("https://token-only@db", "https://db", "token-only", None),
         ("http://u:p@[::1]:8086", "http://[::1]:8086", "u", "p"),
         ("http://db:8086", "http://db:8086", None, None),
+        ("http://u:p@ss@db", "http://db", "u", "p@ss"),
+        ("http://u:p%23w@db", "http://db", "u", "p#w"),
     ],
 )
 def test_credentials_are_split_off_urls(
@@ -51,3 +59,26 @@ def test_every_log_line_is_redacted_messages_arguments_and_tracebacks():
     assert "RuntimeError: failed with ***" in text
     assert redact("nothing secret here") == "nothing secret here"
     assert repr(secret) == "Secret('***')" and str(secret) == "Secret('***')"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://u:zq1-zq2@db:99999",
+        "http://u:zq1-zq2@db:port",
+        "http://u:zq1-zq2@[::1",
+        "http://u:zq1#zq2@db:8086",
+        "http://u:zq1/zq2@db",
+        "http://u:zq1?zq2@db",
+        "http://u:zq1-zq2@",
+    ],
+)
+def test_unreadable_urls_are_refused_without_showing_any_part_of_them(url: str):
+    with pytest.raises(ValueError) as refused:
+        split_url_credentials(url)
+    assert "zq" not in str(refused.value)
+    assert "zq" not in hide_userinfo(url)
+
+
+def test_redact_hides_a_password_holding_an_at_sign():
+    assert redact("POST http://u:p@ss-word@db:8086/write") == "POST http://***@db:8086/write"

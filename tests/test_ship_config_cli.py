@@ -6,6 +6,7 @@ the effective configuration with secrets hidden."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from luna_events.ship.config import InfluxDBv2Config, convert
+from luna_events.ship.config import ConfigError, convert
 
 from .shipping import ship_config, write_toml
 
@@ -54,6 +55,21 @@ MISTAKES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("env key of v2", {}, {"LUNA_MONITORING_TOKEN": "t0ken-value"}, "sink.token (from LUNA_MONITORING_TOKEN) = ***: not a key of influxdb_v1 sinks"),
     ("secret file", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD_FILE": "/nonexistent/pw"}, 'sink.password_file (from LUNA_MONITORING_PASSWORD_FILE) = "/nonexistent/pw": cannot read it'),
     ("v2 without token", {"sink": {"type": "influxdb_v2", "bucket": "b"}}, {}, "sink.token: influxdb_v2 needs a token"),
+    ("url port", {"sink": {"url": "http://luna:t0ken-value@db:99999"}}, {}, 'sink.url = "http://***@db:99999": not a URL with a host and a port'),
+    ("url ipv6", {}, {"LUNA_MONITORING_URL": "http://luna:t0ken-value@[::1:8086"}, 'sink.url (from LUNA_MONITORING_URL) = "http://***@[::1:8086": not a URL'),
+    ("url # in password", {"sink": {"url": "http://luna:t0ken#value@db:8086"}}, {}, 'sink.url = "http://***@db:8086": an @ after the host: in a user or password write / ? # as %2F %3F %23'),
+    ("url / in password", {}, {"LUNA_MONITORING_URL": "http://luna:t0ken/value@db"}, 'sink.url (from LUNA_MONITORING_URL) = "http://***@db": an @ after the host'),
+    ("url no scheme", {"sink": {"url": "luna:t0ken-value@db:8086"}}, {}, 'sink.url = "***@db:8086": expected an http:// or https:// URL'),
+    ("env url no scheme", {}, {"LUNA_MONITORING_URL": "luna:t0ken-value@db"}, 'LUNA_MONITORING_URL = "***@db" (for sink.url): expected an http://'),
+    ("infinite timeout", {"sink": {"timeout_secs": float("inf")}}, {}, "sink.timeout_secs = inf: expected a number <= 86400.0"),
+    ("infinite backoff", {"retry": {"max_backoff_secs": float("inf")}}, {}, "retry.max_backoff_secs = inf: expected a number <= 86400.0"),
+    ("env infinite period", {}, {"LUNA_MONITORING_FLUSHING_PERIOD": "inf"}, 'LUNA_MONITORING_FLUSHING_PERIOD = "inf" (for batch.timeout_secs): expected a number <= 86400.0'),
+    ("bool for int", {"sink": {"concurrency": True}}, {}, "sink.concurrency = true: expected an integer, got true or false"),
+    ("empty secret file", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD_FILE": "{tmp}/empty"}, 'sink.password_file (from LUNA_MONITORING_PASSWORD_FILE) = "{tmp}/empty": the file is empty'),
+    ("two-line secret file", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD_FILE": "{tmp}/two-lines"}, 'sink.password_file (from LUNA_MONITORING_PASSWORD_FILE) = "{tmp}/two-lines": expected the password alone on one line'),
+    ("secret file is a dir", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD_FILE": "{tmp}"}, 'sink.password_file (from LUNA_MONITORING_PASSWORD_FILE) = "{tmp}": cannot read it: Is a directory'),
+    ("placeholder secret", {"sink": {"username": "u", "password": "***"}}, {}, "sink.password = ***: the placeholder --check-config prints: give the secret itself"),
+    ("env placeholder secret", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD": "***"}, "LUNA_MONITORING_PASSWORD = *** (for sink.password): the placeholder"),
 ]  # fmt: skip
 
 
@@ -73,13 +89,17 @@ def test_every_mistake_is_refused_in_one_line_naming_the_key(
             data[key] = value
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "a.jsonl").write_text("{}\n")
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "two-lines").write_text("t0ken-value\nsecond line\n")
     config = write_toml(tmp_path / "ship.toml", data)
+    environ = {key: value.replace("{tmp}", str(tmp_path)) for key, value in environ.items()}
     result = run_ship("-c", str(config), "--once", "-vv", env=environ)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"luna-events ship: {message}"), lines
+    expected = f"luna-events ship: {message.replace('{tmp}', str(tmp_path))}"
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
     assert not (tmp_path / "data").exists(), "nothing ran"
-    assert "t0ken-value" not in result.stderr
+    assert "t0ken" not in result.stderr, "no part of a secret is shown"
 
 
 def test_check_config_validates_the_example_and_hides_secrets(tmp_path: Path):
@@ -98,9 +118,19 @@ def test_check_config_validates_the_example_and_hides_secrets(tmp_path: Path):
                     assert shown[table][key] == value, (table, key)
         else:
             assert shown[table] == content, table
-    again = convert(shown)  # the printed config is itself a valid config
-    assert isinstance(again.sink, InfluxDBv2Config) and again.sink.token is not None
-    assert again.sink.token.reveal() == "***"
+    with pytest.raises(ConfigError, match=r"^sink.token = \*\*\*: the placeholder --check-config"):
+        convert(shown)  # read back, "***" is refused, not sent to InfluxDB as the token
+    token_file = tmp_path / "token"
+    token_file.write_text(secret + "\n")
+    from_file = run_ship(
+        "-c", str(example), "--check-config", env={"LUNA_MONITORING_TOKEN_FILE": str(token_file)}
+    )
+    assert from_file.returncode == 0, from_file.stderr
+    assert f"token_file = {json.dumps(str(token_file))}" in from_file.stdout
+    assert "token =" not in from_file.stdout and secret not in from_file.stdout
+    again = tmp_path / "again.toml"  # a secret from a file: the output reads back as itself
+    again.write_text(from_file.stdout, encoding="utf-8")
+    assert run_ship("-c", str(again), "--check-config").stdout == from_file.stdout
 
 
 def test_the_examples_influxdb_v1_variant_validates_too(tmp_path: Path):
@@ -123,3 +153,20 @@ def test_check_config_refuses_like_a_run(tmp_path: Path):
     result = run_ship("-c", str(config), "--check-config", "/var/log/*.jsonl")
     assert result.returncode == 2 and "sink.user" in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("option", ["--since", "--bucket"])
+@pytest.mark.parametrize("value", ["1w2", "0m", "90", "1h30m", "15 m", ""])
+def test_report_refuses_a_duration_it_cannot_read(option: str, value: str):
+    result = subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "report", option, value],
+        env={k: v for k, v in os.environ.items() if not k.startswith("LUNA_MONITORING_")},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"luna-events report: {option} {value!r}: expected a duration like 30s, 15m, 2h, 1d, 1w"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import click
@@ -11,6 +12,9 @@ from rich.console import Console
 from luna_events.report import InfluxQLClient, ReportError, report
 from luna_events.ship import config as ship_config
 from luna_events.ship.config import ConfigError, InfluxDBv1Config, InfluxDBv2Config
+
+DURATION = re.compile(r"[1-9][0-9]*[smhdw]")
+"""``--since`` and ``--bucket``: a whole number of seconds, minutes, hours, days or weeks."""
 
 
 def influxql_client(
@@ -73,6 +77,11 @@ def report_command(
     """
     default = ship_config.DEFAULT_PATH
     try:
+        for option, value in (("--since", since), ("--bucket", bucket)):
+            if not DURATION.fullmatch(value):
+                raise ConfigError(
+                    f"{option} {value!r}: expected a duration like 30s, 15m, 2h, 1d, 1w"
+                )
         client = influxql_client(
             config_path or (default if default.exists() else None), url, database
         )

@@ -33,8 +33,8 @@ from typing import Annotated, Any, Literal, TypeAlias
 import msgspec
 from msgspec import Meta, Struct, field
 
-from luna_events.ship.config_errors import ConfigError, explain, show
-from luna_events.ship.secrets import Secret, split_url_credentials
+from luna_events.ship.config_errors import ConfigError, explain, show, shown_value
+from luna_events.ship.secrets import REDACTED, Secret, split_url_credentials
 
 __all__ = [
     "BUILTIN_SINKS",
@@ -59,8 +59,10 @@ DEFAULT_PATH = Path("/etc/luna-events/ship.toml")
 ENV_PREFIX = "LUNA_MONITORING_"
 DATA_DIR_VARIABLE = "LUNA_EVENTS_DATA_DIR"
 
-PositiveFloat = Annotated[float, Meta(gt=0)]
-NonNegativeFloat = Annotated[float, Meta(ge=0)]
+MAX_SECONDS = 86400.0
+"""The longest interval, timeout or backoff (a day); ``inf`` is not a time."""
+PositiveFloat = Annotated[float, Meta(gt=0, le=MAX_SECONDS)]
+NonNegativeFloat = Annotated[float, Meta(ge=0, le=MAX_SECONDS)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 Name = Annotated[str, Meta(min_length=1)]
 HttpUrl = Annotated[str, Meta(pattern=r"^https?://[^\s/?#]+")]
@@ -226,6 +228,8 @@ def _decode(kind: type, value: Any) -> Any:
     if isinstance(value, kind):  # already converted (from the environment)
         return value
     if kind is Secret and isinstance(value, str):
+        if value == REDACTED:
+            raise TypeError("the placeholder --check-config prints: give the secret itself")
         return Secret(value)
     if kind is Path and isinstance(value, str) and value:
         return Path(value)
@@ -283,7 +287,7 @@ def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[
             try:
                 table[key] = _convert(value, hint, strict=False)
             except (msgspec.ValidationError, TypeError) as error:
-                shown = "***" if key in ALTERNATIVES else show(value)
+                shown = REDACTED if key in ALTERNATIVES else shown_value(key, value)
                 raise ConfigError(
                     f"{variable} = {shown} (for {'.'.join(keys)}): {explain(str(error))}"
                 ) from None
@@ -367,9 +371,12 @@ def _plugin_sink(name: str, table: dict[str, Any], origins: Mapping[str, str]) -
 def _resolve_credentials(
     sink: InfluxDBv1Config | InfluxDBv2Config, origins: Mapping[str, str]
 ) -> None:
-    clean, username, password = split_url_credentials(sink.url)
+    where = f"sink.url{_origin(origins, 'sink.url')}"
+    try:
+        clean, username, password = split_url_credentials(sink.url)
+    except ValueError as error:
+        raise ConfigError(f"{where} = {shown_value('url', sink.url)}: {error}") from None
     if clean != sink.url:
-        where = f"sink.url{_origin(origins, 'sink.url')}"
         if username and sink.username and username != sink.username:
             raise ConfigError(f"{where}: holds user {username!r} and sink.username is set too")
         if password and (sink.password or sink.password_file):
@@ -385,14 +392,16 @@ def _resolve_credentials(
             continue
         if getattr(sink, name) is not None:
             raise ConfigError(f"sink.{name} and sink.{file_key} are both set: keep one")
+        where = f"sink.{file_key}{_origin(origins, 'sink.' + file_key)} = {show(file)}"
         try:
             value = Path(file).read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
-            raise ConfigError(
-                f"sink.{file_key}{_origin(origins, 'sink.' + file_key)} = {show(file)}: "
-                f"cannot read it: {reason}"
-            ) from None
+            raise ConfigError(f"{where}: cannot read it: {reason}") from None
+        if not value:
+            raise ConfigError(f"{where}: the file is empty, expected the {name} in it")
+        if "\n" in value or "\r" in value:
+            raise ConfigError(f"{where}: expected the {name} alone on one line, not several lines")
         setattr(sink, name, Secret(value))
     if sink.password and not sink.username:
         raise ConfigError("sink.password is set but sink.username is not")

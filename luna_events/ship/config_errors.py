@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 
 from luna_events.errors import LunaEventsError
+from luna_events.ship.secrets import REDACTED, hide_userinfo
 
 SECRET_KEYS = frozenset({"password", "token"})
 """Keys whose values are never shown, not even in an error."""
@@ -64,7 +65,7 @@ class ConfigError(LunaEventsError, ValueError):
             expected = "expected one of " + ", ".join(
                 show(a) for a in typing.get_args(_strip(hint))
             )
-        shown = "***" if parts and str(parts[-1]) in SECRET_KEYS else show(value)
+        shown = shown_value(str(parts[-1]) if parts else "", value)
         origin = f" (from {origins[path]})" if path in origins else ""
         return cls(f"{path}{origin} = {shown}: {expected}")
 
@@ -79,9 +80,10 @@ class ConfigError(LunaEventsError, ValueError):
         origins: Mapping[str, str],
     ) -> ConfigError:
         """``key`` is not one of ``known`` in ``table``: say so, with a suggestion."""
-        path = f"{table}.{key}" if table else key
+        name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+        path = f"{table}.{name}" if table else name
         origin = f" (from {origins[path]})" if path in origins else ""
-        shown = "***" if key in SECRET_KEYS else show(value)
+        shown = shown_value(key, value)
         guess = SUGGESTIONS.get(key) if SUGGESTIONS.get(key) in known else None
         guess = guess or next(iter(difflib.get_close_matches(key, known, n=1)), None)
         hint = f'; did you mean "{guess}"?' if guess else f"; known: {', '.join(sorted(known))}"
@@ -101,9 +103,22 @@ def explain(text: str) -> str:
     )
     text = text.replace("Expected array", "expected a list")
     text = re.sub(r"a string matching regex '\^https\?://.*'$", "an http:// or https:// URL", text)
-    for name, words in (("str", "a string"), ("int", "an integer"), ("float", "a number")):
+    for name, words in (
+        ("str", "a string"),
+        ("int", "an integer"),
+        ("float", "a number"),
+        ("bool", "true or false"),
+    ):
         text = text.replace(f", got {name}", f", got {words}")
     return text[:1].lower() + text[1:]
+
+
+def shown_value(key: str, value: Any) -> str:
+    """``value`` of ``key`` as an error shows it: secrets as ``***``, a URL without
+    its user and password."""
+    if key in SECRET_KEYS:
+        return REDACTED
+    return show(hide_userinfo(value) if key == "url" and isinstance(value, str) else value)
 
 
 def show(value: Any) -> str:

@@ -21,11 +21,18 @@ def _encode(value: Any) -> Any:
 
 
 def effective(config: ShipConfig) -> dict[str, Any]:
-    """``config`` as plain data; a plugin sink's settings are part of ``[sink]``."""
+    """``config`` as plain data; a plugin sink's settings are part of ``[sink]``.
+
+    A secret read from its ``*_file`` is shown as that file only, so the output
+    can be read back as a config.
+    """
     data: dict[str, Any] = msgspec.to_builtins(config, enc_hook=_encode)
     sink = data.pop("sink")
     if isinstance(config.sink, PluginSinkConfig):
         sink.update(sink.pop("settings") or {})
+    for secret in ("password", "token"):
+        if sink.get(f"{secret}_file") is not None:
+            sink.pop(secret, None)
     data["sink"] = {"type": sink.pop("type"), **sink}
     return data
 

@@ -18,7 +18,7 @@ MIN_REDACTED_LENGTH = 3
 
 _known: set[str] = set()
 _lock = threading.Lock()
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s]+@")
 
 
 class Secret:
@@ -52,18 +52,45 @@ class Secret:
 
 
 def split_url_credentials(url: str) -> tuple[str, str | None, Secret | None]:
-    """``url`` without ``user:password@``, and the user and password it held."""
-    parts = urlsplit(url)
+    """``url`` without ``user:password@``, and the user and password it held.
+
+    A URL that cannot be read is a :class:`ValueError` whose message holds no part
+    of it (a password with an unencoded ``/ ? #`` would otherwise end up as the
+    host, port or path, and in every message that shows them).
+    """
+    unreadable = "not a URL with a host and a port from 0 to 65535"
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [IPv6 address]
+        raise ValueError(unreadable) from None
+    if "@" in url.partition("://")[2].partition(parts.netloc)[2]:
+        raise ValueError("an @ after the host: in a user or password write / ? # as %2F %3F %23")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(unreadable) from None
+    if not parts.hostname:
+        raise ValueError(unreadable)
     if parts.username is None and parts.password is None:
         return url, None, None
-    host = parts.hostname or ""
+    host = parts.hostname
     if ":" in host:
         host = f"[{host}]"
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    netloc = host if port is None else f"{host}:{port}"
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     username = unquote(parts.username) if parts.username else None
     password = Secret(unquote(parts.password)) if parts.password is not None else None
     return clean, username, password
+
+
+def hide_userinfo(url: str) -> str:
+    """``url`` with everything between its scheme and its last ``@`` as ``***``, for
+    messages about a URL that could not be read."""
+    head, at, rest = url.rpartition("@")
+    if not at:
+        return url
+    scheme, separator, _ = head.partition("://")
+    return f"{scheme}{separator}{REDACTED}@{rest}" if separator else f"{REDACTED}@{rest}"
 
 
 def redact(text: str) -> str:
