@@ -180,3 +180,19 @@ def test_every_series_can_be_built_with_its_required_values_and_passes():
             values["status"] = 1
         build = getattr(series, spec.name)
         validate(build(**values))
+
+
+def test_every_problem_code_is_in_the_docs_table():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sources = ["rules.py", "validation.py", "jsonline.py"]
+    codes = set()
+    for name in sources:
+        text = (root / "luna_events" / name).read_text(encoding="utf-8")
+        codes |= set(re.findall(r'(?:Fault|Problem|_invalid)\(\s*"([a-z_]+)"', text))
+    assert {"bad_key", "series_key_too_long", "not_finite", "out_of_range"} <= codes
+    documented = (root / "docs" / "event-format.md").read_text(encoding="utf-8")
+    missing = sorted(c for c in codes - {"not_an_event"} if f"`{c}`" not in documented)
+    assert not missing, f"not in docs/event-format.md: {missing}"

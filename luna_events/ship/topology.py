@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from luna_events.errors import Problem
-from luna_events.jsonline import LineKind
+from luna_events.jsonline import LineKind, has_marker
 from luna_events.lineprotocol import encode_line
 from luna_events.ship.config import ShipConfig
 from luna_events.ship.deadletters import DeadLetters, invalid_record
-from luna_events.ship.delivery import Delivery
+from luna_events.ship.delivery import OWN_SERIES_TEXT, Delivery
 from luna_events.ship.faults import WriteFaults
 from luna_events.ship.sinks import Sink
 from luna_events.ship.sources import Chunk, Position, Source
@@ -213,6 +213,7 @@ class Topology:
             now = time.monotonic()
             if self.config.metrics_interval_secs and now >= self._next_metrics:
                 self._add_metrics()
+                self._close_batch()
                 self._next_metrics = now + self.config.metrics_interval_secs
             if chunks:
                 continue
@@ -239,6 +240,9 @@ class Topology:
                     invalid.append(self._too_long(chunk, index))
                 else:
                     skipped += 1
+                continue
+            if not has_marker(line):  # an ordinary log line: one byte scan, never parsed
+                skipped += 1
                 continue
             protocol = encode(line)
             if protocol is not None:
@@ -285,8 +289,16 @@ class Topology:
         )
 
     def _add_metrics(self) -> None:
+        """The counters as the open batch's last line (closed right after), so that the
+        senders find the shipper's own point without a scan; newer counters replace
+        a point still waiting there."""
         self.refresh()
-        self._batch.lines.append(encode_line(validate(self.stats.as_event(self.sink.name))))
+        point = encode_line(validate(self.stats.as_event(self.sink.name)))
+        lines = self._batch.lines
+        if lines and lines[-1].startswith(OWN_SERIES_TEXT):
+            lines[-1] = point
+        else:
+            lines.append(point)
 
     def _close_batch(self) -> None:
         batch = self._batch
