@@ -40,7 +40,8 @@ log = logging.getLogger("luna_events.ship")
 TOO_LARGE = 413
 NEEDS_OPERATOR = frozenset({401, 403, 404})
 SPLITS_PER_SECOND = 50.0
-OWN_SERIES = b"shipper,"
+OWN_SERIES_TEXT = "shipper,"
+OWN_SERIES = OWN_SERIES_TEXT.encode()
 _UNPARSABLE = re.compile(r"unable to parse '(.+?)': ", re.DOTALL)
 
 
@@ -73,12 +74,12 @@ def _error_text(message: str) -> str:
     return message
 
 
-def own_points(segment: Segment, first: int, last: int, body: bytes) -> int:
-    """How many of lines ``first``..``last - 1`` are the shipper's own ``shipper`` points."""
-    if OWN_SERIES not in body:
+def own_points(segment: Segment, first: int, last: int) -> int:
+    """How many of lines ``first``..``last - 1`` are the shipper's own ``shipper`` point:
+    it is always a batch's last line (a service's ``shipper`` line is invalid)."""
+    if last != segment.lines or last == first:
         return 0
-    starts = (segment.ends[i - 1] if i else 0 for i in range(first, last))
-    return sum(segment.body.startswith(OWN_SERIES, start) for start in starts)
+    return int(segment.body.startswith(OWN_SERIES, segment.ends[last - 2] if last > 1 else 0))
 
 
 class Delivery:
@@ -119,7 +120,7 @@ class Delivery:
             body = segment.line_range(first, last)
             result = self.sink.send(body)
             if result.ok:
-                own = own_points(segment, first, last, body)
+                own = own_points(segment, first, last)
                 with self._count:
                     self.stats.events_shipped += last - first - own
                     self.stats.own_points_shipped += own
