@@ -170,3 +170,17 @@ def test_report_refuses_a_duration_it_cannot_read(option: str, value: str):
     assert result.stderr.splitlines() == [
         f"luna-events report: {option} {value!r}: expected a duration like 30s, 15m, 2h, 1d, 1w"
     ]
+
+
+@pytest.mark.parametrize("where", ["no/such/dir/out.lp", "."])
+def test_a_file_sink_that_cannot_be_opened_is_refused_in_one_line(tmp_path: Path, where: str):
+    path = tmp_path / where
+    data = ship_config(tmp_path, {"type": "file", "path": str(path)})
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_text("{}\n")
+    result = run_ship("-c", str(write_toml(tmp_path / "ship.toml", data)), "--once")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f'luna-events ship: sink.path = "{path}": cannot open it: '
+        + ("Is a directory" if where == "." else "No such file or directory")
+    ]

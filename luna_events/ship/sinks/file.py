@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO
 
-from luna_events.ship.config import FileSinkConfig
+from luna_events.ship.config import ConfigError, FileSinkConfig
+from luna_events.ship.config_errors import show
 from luna_events.ship.sinks import SendResult
 
 
@@ -16,7 +17,12 @@ class FileSink:
 
     def __init__(self, config: FileSinkConfig) -> None:
         self._own = config.path != "-"
-        self.stream: BinaryIO = open(config.path, "ab") if self._own else sys.stdout.buffer  # noqa: SIM115
+        try:
+            self.stream: BinaryIO = open(config.path, "ab") if self._own else sys.stdout.buffer  # noqa: SIM115
+        except OSError as error:
+            raise ConfigError(
+                f"sink.path = {show(config.path)}: cannot open it: {error.strerror or error}"
+            ) from None
 
     def send(self, body: bytes) -> SendResult:
         self.stream.write(body)
