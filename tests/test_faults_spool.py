@@ -14,6 +14,7 @@ import threading
 from array import array
 from pathlib import Path
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -243,3 +244,19 @@ def test_a_failing_sender_is_logged_and_restarted_and_nothing_is_lost(
     failed = [r for r in caplog.records if "failed (RuntimeError: the sink blew up)" in r.message]
     assert len(failed) == 3 and not any(r.exc_info for r in failed)
     assert "starting it again in" in failed[0].getMessage()
+
+
+def test_dead_letters_follow_their_file_when_it_is_rotated_or_cleared(tmp_path: Path) -> None:
+    from luna_events.ship.deadletters import DeadLetters
+
+    path = tmp_path / "dead-letter.jsonl"
+    dead = DeadLetters(path)
+    dead.write([{"key": "a"}])
+    path.rename(tmp_path / "dead-letter.jsonl.1")
+    dead.write([{"key": "b"}])
+    path.unlink()
+    dead.write([{"key": "c"}])
+    dead.close()
+    assert [orjson.loads(r)["key"] for r in path.read_bytes().splitlines()] == ["c"]
+    rotated = (tmp_path / "dead-letter.jsonl.1").read_bytes().splitlines()
+    assert [orjson.loads(r)["key"] for r in rotated] == ["a"]

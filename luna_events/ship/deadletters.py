@@ -97,6 +97,9 @@ class DeadLetters:
         if not data:
             return
         with self._lock:
+            if self._descriptor is not None and not self._still_there(self._descriptor):
+                os.close(self._descriptor)  # moved or deleted (rotated, cleared): reopen
+                self._descriptor = None
             if self._descriptor is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._descriptor = os.open(
@@ -117,6 +120,14 @@ class DeadLetters:
                 self._descriptor = None
                 raise
             self.count += data.count(b"\n")
+
+    def _still_there(self, descriptor: int) -> bool:
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        opened = os.fstat(descriptor)
+        return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
     def close(self) -> None:
         """Close the file."""
