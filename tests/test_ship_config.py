@@ -248,3 +248,50 @@ def test_any_document_is_a_config_or_one_line_naming_a_key(
         assert "\n" not in message
         keys = [key for (_, key), _ in entries] + [table for (table, _), _ in entries if table]
         assert any(message.startswith(key) or f".{key}" in message.split(" ")[0] for key in keys)
+
+
+class NoSchemaSink(ListSink):
+    """A plugin that does not declare its configuration."""
+
+    config_type = None  # type: ignore[assignment]
+
+
+class RefusingSink(ListSink):
+    """A plugin whose factory refuses the settings it was given."""
+
+    def __init__(self, settings: ListSinkSettings) -> None:
+        key = settings.api_key.reveal() if settings.api_key else ""
+        raise ValueError(f"key {key} is not allowed\non topic {settings.topic}")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        (
+            "tests.test_ship_config:NoSchemaSink",
+            'sink.type = "odd": the plugin declares no config_type',
+        ),
+        (
+            "tests.no_such_module:Sink",
+            'sink.type = "odd": the plugin does not load: ModuleNotFoundError',
+        ),
+        (
+            "tests.test_ship_config:RefusingSink",
+            'sink.type = "odd": the plugin refused its settings: '
+            "ValueError: key *** is not allowed on topic luna",
+        ),
+    ],
+)
+def test_a_plugin_without_a_schema_or_that_fails_is_one_line_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str, message: str
+):
+    import luna_events.ship.sinks.registry as registry
+
+    entry = EntryPoint("odd", target, registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [entry])
+    sink = {"type": "odd", "topic": "luna", "api_key": "plugin-key-2718"}
+    config = ship_config(tmp_path, sink)
+    with pytest.raises(ConfigError) as refused:
+        registry.build_sink(load(write_toml(tmp_path / "ship.toml", config), environ={}).sink)
+    assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+    assert "plugin-key-2718" not in str(refused.value)

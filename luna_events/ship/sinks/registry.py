@@ -23,6 +23,7 @@ from luna_events.ship.config import (
     PluginSinkConfig,
     SinkConfig,
 )
+from luna_events.ship.secrets import redact
 from luna_events.ship.sinks import Sink
 
 ENTRY_POINT_GROUP = "luna_events.sinks"
@@ -38,7 +39,8 @@ def plugin_factory(name: str) -> Callable[[Any], Sink]:
         factory: Callable[[Any], Sink] = plugins[name].load()
     except Exception as error:  # an operator-installed package that does not import
         raise ConfigError(
-            f'sink.type = "{name}": the plugin does not load: {type(error).__name__}: {error}'
+            f'sink.type = "{name}": the plugin does not load: '
+            + f"{type(error).__name__}: {error}".replace("\n", " ")
         ) from None
     return factory
 
@@ -58,4 +60,11 @@ def build_sink(config: SinkConfig) -> Sink:
 
         return FileSink(config)
     assert isinstance(config, PluginSinkConfig)
-    return plugin_factory(config.type)(config.settings)
+    factory = plugin_factory(config.type)
+    try:
+        return factory(config.settings)
+    except Exception as error:  # the operator's plugin refusing the operator's settings
+        raise ConfigError(
+            f'sink.type = "{config.type}": the plugin refused its settings: '
+            + redact(f"{type(error).__name__}: {error}").replace("\n", " ")
+        ) from None
