@@ -9,8 +9,12 @@ in the same process, best of ``--repeat``:
 * (a) ``logger.info("request", extra=event.extra())`` with luna-events' formatter;
 * python-json-logger's default ``JsonFormatter`` on the same event, for reference;
 * (b) structlog's native path: ``BytesLogger`` + ``LunaLineRenderer``;
-* (c) the request path with ``configure_logging``'s queue: the caller only enqueues
-  (measured with the listener stopped, and with it writing on its own thread).
+* (c) the request path with ``configure_logging``'s queue (the default mode): the
+  caller only enqueues (measured with the listener stopped, and with it checking and
+  writing on its own thread);
+* (d) the default mode's check (``WarningFilter``) on the handler without a queue, and
+  ``Monitor.emit`` in the default mode: what a set-up without the queue pays;
+* (e) strict mode: (a) with ``StrictFilter`` validating every event on the caller.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ import structlog
 from pythonjsonlogger.json import JsonFormatter
 
 from luna_events import series
+from luna_events.checking import StrictFilter, WarningFilter
 from luna_events.jsonline import event_payload
 from luna_events.logs.setup import _DeferredQueueHandler
 from luna_events.logs.stdlib import JsonLineFormatter
 from luna_events.logs.structlog_processors import LunaLineRenderer
+from luna_events.monitor import Monitor
 
 EVENT = series.requests(
     service="luna-tasks",
@@ -86,6 +92,13 @@ def main() -> None:
     bare, _ = file_logger("bench.bare", work / "bare.log", logging.Formatter("%(message)s"))
     luna, _ = file_logger("bench.luna", work / "luna.log", JsonLineFormatter())
     pjl, _ = file_logger("bench.pjl", work / "pjl.log", JsonFormatter())
+    checked, checked_handler = file_logger(
+        "bench.checked", work / "checked.log", JsonLineFormatter()
+    )
+    checked_handler.addFilter(WarningFilter())
+    monitor = Monitor(checked, strict=False)
+    strict, _ = file_logger("bench.strict", work / "strict.log", JsonLineFormatter())
+    strict.addFilter(StrictFilter())
     extra = EVENT.extra()
     pjl_extra = {"luna_event": event_payload(EVENT)}
 
@@ -103,6 +116,7 @@ def main() -> None:
     queued.setLevel(logging.INFO)
     queued.propagate = False
     _, target = file_logger("bench.queue-target", work / "queued.log", JsonLineFormatter())
+    target.addFilter(WarningFilter())  # as configure_logging sets it up in the default mode
 
     def drain() -> None:
         while not records.empty():
@@ -120,6 +134,19 @@ def main() -> None:
         repeat,
     )
     baseline = figures.pop("baseline")
+    # the checks run in rounds of their own, against a baseline of their own, so that
+    # their allocations cannot weigh on the figures above
+    checks = interleaved_best(
+        {
+            "baseline": lambda: bare.info("msg"),
+            "(d) (a) + default-mode check, no queue": lambda: checked.info("request", extra=extra),
+            "(d) Monitor.emit, default mode, no queue": lambda: monitor.emit(EVENT),
+            "(e) (a) in strict mode": lambda: strict.info("request", extra=extra),
+        },
+        n,
+        repeat,
+    )
+    checks_baseline = checks.pop("baseline")
     drain()
     listener = logging.handlers.QueueListener(records, target)
     listener.start()
@@ -132,6 +159,9 @@ def main() -> None:
     print(f"  baseline logger.info('msg') %(message)s   {baseline:6.2f} µs   1.00x")
     for label, value in figures.items():
         print(f"  {label:<40} {value:6.2f} µs   {value / baseline:.2f}x")
+    print(f"  checks' own baseline                     {checks_baseline:6.2f} µs   1.00x")
+    for label, value in checks.items():
+        print(f"  {label:<40} {value:6.2f} µs   {value / checks_baseline:.2f}x")
 
 
 if __name__ == "__main__":
