@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -295,3 +296,22 @@ def test_a_plugin_without_a_schema_or_that_fails_is_one_line_naming_it(
         registry.build_sink(load(write_toml(tmp_path / "ship.toml", config), environ={}).sink)
     assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
     assert "plugin-key-2718" not in str(refused.value)
+
+
+def test_report_reads_secrets_from_the_configs_files_and_the_v2_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from luna_events.cli.report import influxql_client
+
+    for name in [n for n in os.environ if n.startswith("LUNA_MONITORING_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "token").write_text("report-token-1\n")
+    (tmp_path / "password").write_text("report-password-2\n")
+    v2 = {"type": "influxdb_v2", "bucket": "luna/autogen", "token_file": str(tmp_path / "token")}
+    client = influxql_client(write_toml(tmp_path / "v2.toml", {"sink": v2}))
+    assert client.database == "luna" and client.username is None
+    assert client.token is not None and client.token.reveal() == "report-token-1"
+    v1 = {"username": "luna", "password_file": str(tmp_path / "password"), "database": "db"}
+    client = influxql_client(write_toml(tmp_path / "v1.toml", {"sink": v1}), database="other")
+    assert (client.database, client.username, client.token) == ("other", "luna", None)
+    assert client.password is not None and client.password.reveal() == "report-password-2"
