@@ -114,15 +114,19 @@ def merge_extras(
     fields: Mapping[str, Any] | None,
     *,
     where: str,
+    strict: bool = False,
 ) -> Event:
-    """Add a request's or task's additional tags and fields to ``event``.
+    """Add additional tags and fields (a request's, a task's, a constructor's
+    ``extra_tags``) to ``event``.
 
-    A key the event already has (set by the middleware or helper) keeps its value.
-    A key the catalog knows for the series fills that catalogued key when its value
-    fits (``account_id`` on ``requests``). Whatever would make the event invalid
-    (a wrong type, NaN, an object, a bad key) is left out and reported, so the
-    event itself still arrives. Never raises.
+    A key the event already has (set by the middleware, helper or keyword) keeps its
+    value. A key the catalog knows for the series fills that catalogued key when its
+    value fits (``account_id`` on ``requests``). Whatever would make the event
+    invalid (a wrong type, NaN, an object, a bad key) is left out and reported, so
+    the event itself still arrives. Never raises, unless ``strict``: then those
+    problems raise :class:`InvalidEvent`.
     """
+    refused: list[Problem] = []
     added: list[tuple[str, MutableMapping[str, Any], str]] = []
     targets: tuple[tuple[str, Mapping[str, Any] | None, MutableMapping[str, Any]], ...] = (
         ("tags", tags, event.tags),
@@ -134,21 +138,25 @@ def merge_extras(
         for key, value in list(given.items()):
             if key in target:
                 if target[key] is not value:
-                    report(where, event.series, f"{kind}.{key} taken", "set by the monitoring")
+                    message = "already set: the value given first is kept"
+                    refused.append(Problem("key_taken", f"{kind}.{key}", message))
+                    report(where, event.series, f"{kind}.{key} taken", message)
                 continue
             target[key] = value
             added.append((f"{kind}.{key}", target, key))
-    if not added:
-        return event
-    try:
-        problems = problems_of(event)
-    except Exception as error:
-        report_error(where, event.series, error)
-        return event
-    paths = {problem.path: problem for problem in problems}
-    for path, target, key in added:
-        problem = paths.get(path)
-        if problem is not None:
-            del target[key]
-            report(where, event.series, f"{path} {problem.code}", problem.message + "; left out")
+    if added:
+        try:
+            problems = problems_of(event)
+        except Exception as error:
+            report_error(where, event.series, error)
+            problems = []
+        paths = {problem.path: problem for problem in problems}
+        for path, target, key in added:
+            problem = paths.get(path)
+            if problem is not None:
+                del target[key]
+                refused.append(problem)
+                report(where, event.series, f"{path} {problem.code}", problem.message)
+    if strict and refused:
+        raise InvalidEvent(refused)
     return event

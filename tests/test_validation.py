@@ -148,8 +148,29 @@ def test_bool_tags_are_written_as_words():
 def test_typed_constructors_refuse_misspelled_names_and_extras_that_shadow_the_catalog():
     with pytest.raises(TypeError):
         series.worker_queue(task_id=1, subtask_id=2, task_typ=3, transport_time=0.1)  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="repeat catalogued names"):
-        series.sdkloop_task(image_count=1, execution_time=0.1, extra_tags={"image_count": 2})
+    # an extra shadowing a keyword given: the keyword wins, reported (raised in strict mode)
+    event = series.sdkloop_task(image_count=1, execution_time=0.1, extra_tags={"image_count": 2})
+    assert event.tags["image_count"] == 1
+    from luna_events.monitor import Monitor, set_monitor
+
+    previous = set_monitor(Monitor(strict=True))
+    try:
+        with pytest.raises(InvalidEvent, match=r"tags\.image_count: already set"):
+            series.sdkloop_task(image_count=1, execution_time=0.1, extra_tags={"image_count": 2})
+    finally:
+        set_monitor(previous)
+    # an extra naming a catalogued key not given fills it when its type fits
+    filled = series.requests(
+        service="luna-api",
+        route="GET:/x",
+        status_code=200,
+        request_id="r",
+        execution_time=0.1,
+        extra_tags={"account_id": "acc-1"},
+        extra_fields={"download_images_time": 0.5, "ratio": math.nan},
+    )
+    assert filled.tags["account_id"] == "acc-1" and "ratio" not in filled.fields
+    validate(filled)
 
 
 def test_subtask_errors_carries_error_code_as_tag_and_field():

@@ -67,8 +67,10 @@ def estimation(
             {"service": SDK, "batch_size": batch_size},
             {"execution_time": seconds_since(started)},
         )
-        merge_extras(event, tags, fields, where="sdk")
+        merge_extras(event, tags, fields, where="sdk", strict=monitor.strict)
     except Exception as error:
+        if monitor.strict and isinstance(error, InvalidEvent):
+            raise
         report_error("sdk", name, error)
         return
     monitor.emit(event)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from luna_events import series
 from luna_events.checking import merge_extras
+from luna_events.errors import InvalidEvent
 from luna_events.event import Event, now_ns
 from luna_events.guard import report, report_error
 from luna_events.monitor import Monitor, get_monitor
@@ -64,7 +65,11 @@ def subtask(
         finally:
             elapsed = seconds_since(started)
             status = _status(data)
-            _guarded(monitor, "subtask_execution", lambda: _execution(data, ids, started_ns))
+            _guarded(
+                monitor,
+                "subtask_execution",
+                lambda: _execution(data, ids, started_ns, monitor.strict),
+            )
             _guarded(
                 monitor,
                 "subtask_final",
@@ -94,13 +99,13 @@ class _Ids(NamedTuple):
     task_type: int
 
 
-def _execution(data: MonitoringData, ids: _Ids, started_ns: int) -> Event | None:
+def _execution(data: MonitoringData, ids: _Ids, started_ns: int, strict: bool) -> Event | None:
     if not data.fields:
         return None
     execution = series.subtask_execution(
         task_id=ids.task_id, subtask_id=ids.subtask_id, task_type=ids.task_type, time_ns=started_ns
     )
-    merge_extras(execution, data.tags, data.fields, where="tasks")
+    merge_extras(execution, data.tags, data.fields, where="tasks", strict=strict)
     return execution if execution.fields else None  # every field was left out
 
 
@@ -109,6 +114,8 @@ def _guarded(monitor: Monitor, name: str, build: Callable[[], Event | None]) -> 
     try:
         event = build()
     except Exception as error:
+        if monitor.strict and isinstance(error, InvalidEvent):
+            raise
         report_error("tasks", name, error)
         return
     if event is not None:

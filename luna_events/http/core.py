@@ -104,7 +104,9 @@ class RequestRecord:
             execution_time=elapsed,
             time_ns=self.started_ns,
         )
-        self.monitor.emit(merge_extras(request, data.tags, data.fields, where="http"))
+        self.monitor.emit(
+            merge_extras(request, data.tags, data.fields, where="http", strict=self.monitor.strict)
+        )
         if status >= 400:
             code = error_code
             if type(data.error_code) is int:
@@ -125,7 +127,9 @@ class RequestRecord:
                 request_id=self.request_id,
                 time_ns=self.started_ns,
             )
-            self.monitor.emit(merge_extras(failure, data.tags, None, where="http"))
+            self.monitor.emit(
+                merge_extras(failure, data.tags, None, where="http", strict=self.monitor.strict)
+            )
 
 
 def resolve(monitor: Monitor | None, service: str | None) -> tuple[Monitor, str]:
