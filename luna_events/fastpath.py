@@ -17,6 +17,7 @@ Every cache is bounded and simply cleared when full.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +50,8 @@ class _Shape:
     """The checked layout of events with one series and one list of keys."""
 
     measurement: str
-    tags: tuple[TagPlan, ...]
-    """Sorted by key."""
+    tags: tuple[tuple[str, Callable[[object], str | None], TagPlan], ...]
+    """``(key, its value cache's get, plan)`` sorted by key."""
     fields: tuple[tuple[str, FieldWriter, str], ...]
     """``(key, writer, prefix)`` sorted by key; the prefix is ``" key="`` for the first
     field and ``",key="`` for the others, the key escaped."""
@@ -93,12 +94,12 @@ class FastEncoder:
             return None
         parts = [shape.measurement]
         append = parts.append
-        for rule in shape.tags:
-            value = tags[rule.key]
+        for key, cached_segment, rule in shape.tags:
+            value = tags[key]
             kind = type(value)
             # str and int values never compare equal, so they can share one cache
             cached = kind is str or kind is int
-            segment = rule.segments.get(value) if cached else None
+            segment = cached_segment(value) if cached else None
             if segment is None:
                 checked = rule.segment(value)
                 if type(checked) is not str:
@@ -157,7 +158,7 @@ class FastEncoder:
         ) + _WORST_TAG_VALUE * len(tag_plan)
         return _Shape(
             plan.measurement,
-            tuple(tag_plan),
+            tuple((rule.key, rule.segments.get, rule) for rule in tag_plan),  # type: ignore[misc]
             tuple(field_plan),
             tuple(escaped_keys),
             series_key_fault(worst) is not None,

@@ -58,6 +58,8 @@ BIG_INT_PATTERN = r"[\[:,]\s*(-?[0-9]{19,})\s*[,\]}]"
 """An integer token long enough to be outside the 64-bit range (the Vector remap
 checks each, since Vector reads one as a float)."""
 
+LEADING_MARKER = b"{" + MARKER + b":"
+"""How the project's own writers start a monitoring line (``luna_event`` first)."""
 MARKER_MAX_BYTES = 2 + 6 * len(FORMAT_KEY)
 """The longest spelling of the marker key (every character escaped): a scan over a
 stream in pieces keeps this many bytes minus one from the end of a piece."""
@@ -72,7 +74,11 @@ def has_marker(data: bytes) -> bool:
     """Whether ``data`` holds the marker key ``"luna_event"``, plainly or with any of its
     characters written as a JSON ``\\uXXXX`` escape. A byte scan, no parsing: a line
     without the marker is an ordinary log line, however long or damaged it is."""
-    return MARKER in data or (b"\\u" in data and _MARKER_ANY.search(data) is not None)
+    return (
+        data.startswith(LEADING_MARKER)
+        or MARKER in data
+        or (b"\\u" in data and _MARKER_ANY.search(data) is not None)
+    )
 
 
 def has_negative_zero(data: bytes) -> bool:
@@ -155,18 +161,20 @@ _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 def decode_envelope(raw: bytes) -> _Payload | None:
     """The fast reader: the ``luna_event`` object of a well-formed, valid-UTF-8 line of
     the current version with a plain envelope, else ``None`` (ask :func:`parse_line`)."""
-    if raw[:1] != b"{" or has_negative_zero(raw):
-        return None
-    if not raw.isascii():
-        try:
-            raw.decode()
-        except UnicodeDecodeError:
-            return None
     try:
         payload = _decode_envelope(raw).luna_event
+        if not raw.isascii():
+            raw.decode()  # invalid UTF-8 anywhere, also in keys msgspec skips unread
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
-    return payload if payload.v == FORMAT_VERSION else None
+    if payload.v != FORMAT_VERSION:
+        return None
+    # msgspec reads a -0 token as the int 0: where a 0 came out, look for one
+    if (
+        payload.time == 0 or 0 in payload.fields.values() or 0 in payload.tags.values()
+    ) and has_negative_zero(raw):
+        return None
+    return payload
 
 
 def _int_token(text: str) -> int | float:

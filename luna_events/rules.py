@@ -253,6 +253,9 @@ class TagPlan:
         wire = tag_wire(self.type, value)
         if type(wire) is Fault:
             return wire
+        if type(value) is not str and not self.allowed and self.regex is None:
+            # digits, a float's digits or true/false: never empty, short, nothing to escape
+            return self.prefix + wire  # type: ignore[operator]
         fault = self.value_fault(wire)  # type: ignore[arg-type]
         if fault is not None:
             return fault

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from luna_events import limits
 from luna_events.errors import Problem
 from luna_events.fastpath import FastEncoder
-from luna_events.jsonline import LineKind, decode_envelope, has_marker, parse_line
+from luna_events.jsonline import (
+    LEADING_MARKER,
+    LineKind,
+    decode_envelope,
+    has_marker,
+    parse_line,
+)
 from luna_events.lineprotocol import encode_line
 from luna_events.validation import DEFAULT_VALIDATOR, Validator
 
@@ -60,7 +66,7 @@ class Transform:
     def __call__(self, line: bytes | str) -> Outcome:
         """The outcome of one line (with or without its newline)."""
         raw = line if type(line) is bytes else line.encode("utf-8", "surrogateescape")  # type: ignore[union-attr]
-        if not has_marker(raw):
+        if not (raw.startswith(LEADING_MARKER) or has_marker(raw)):
             return Outcome(LineKind.ORDINARY, reason=_ORDINARY_REASON)
         if len(raw) <= self.max_bytes:
             payload = decode_envelope(raw)
@@ -75,7 +81,7 @@ class Transform:
         """The line protocol of a valid monitoring line, else ``None`` (then call the
         transform itself to learn what the line is). The shipper's hot path: a line
         without the marker costs one byte scan."""
-        if len(line) > self.max_bytes or not has_marker(line):
+        if len(line) > self.max_bytes or not (line.startswith(LEADING_MARKER) or has_marker(line)):
             return None
         payload = decode_envelope(line)
         if payload is None:
