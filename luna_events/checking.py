@@ -67,6 +67,20 @@ class StrictFilter(logging.Filter):
         return True
 
 
+class StrictProcessor:
+    """Strict mode for structlog's native path: a processor, before the renderer, that
+    raises :class:`InvalidEvent` for an invalid ``luna_event``. ``service`` is the
+    renderer's."""
+
+    def __init__(self, service: str | None = None) -> None:
+        self.service = service
+
+    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
+        if FORMAT_KEY in event_dict:
+            check_strictly(event_dict[FORMAT_KEY], self.service)
+        return event_dict
+
+
 class WarningFilter(logging.Filter):
     """A handler filter that lets every record through and reports each (series,
     problem) of invalid events once (then counts it). Never raises. ``service`` is

@@ -184,3 +184,29 @@ def test_strict_mode_reaches_through_the_middleware():
     body = lenient(environ, start_response)
     assert list(body) == [b"ok"]
     body.close()  # type: ignore[attr-defined]  # written as given, warned by the handler
+
+
+def test_strict_processor_for_structlogs_native_path():
+    import structlog
+
+    from luna_events.checking import StrictProcessor
+    from luna_events.logs.structlog_processors import LunaLineRenderer
+
+    buffer = io.BytesIO()
+    structlog.configure(
+        processors=[
+            StrictProcessor("luna-tasks-worker"),
+            LunaLineRenderer(service="luna-tasks-worker"),
+        ],
+        logger_factory=structlog.BytesLoggerFactory(buffer),
+        cache_logger_on_first_use=False,
+    )
+    try:
+        logger = structlog.get_logger()
+        with pytest.raises(InvalidEvent, match=r"fields\.transport_time"):
+            logger.info("queue", luna_event=BAD)
+        logger.info("queue", luna_event=valid())
+        logger.info("an ordinary line")
+    finally:
+        structlog.reset_defaults()
+    assert len(buffer.getvalue().splitlines()) == 2
