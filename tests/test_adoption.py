@@ -46,6 +46,20 @@ class TaskFailed(Exception):
     error_code = 27001
 
 
+SEEN_BY_PLUGIN: Counter[str] = Counter()
+
+
+def counting_plugin(event: Event) -> None:
+    """A documented plugin: sees every event emitted through ``emit`` and the helpers."""
+    SEEN_BY_PLUGIN[event.series] += 1
+
+
+@monitor_time("load_images_for_processing_time")
+def load_images() -> int:
+    """Documented: ``monitor_time`` as a decorator, into the current request."""
+    return 2
+
+
 # ---- what the handlers do, the same in every framework ---------------------------
 
 
@@ -68,9 +82,10 @@ def tasks_handler(task_id: int) -> dict[str, Any]:
 
 
 def sdk_handler() -> dict[str, Any]:
-    """Documented: estimator timing and usages, a subtask with a timer, worker
-    transport, ``emit`` and plain ``logger.info``."""
-    with estimation("face_detection", batch_size=2) as fields:
+    """Documented: a timed function, estimator timing and usages, a subtask with a
+    timer, worker transport, ``emit`` and plain ``logger.info``."""
+    images = load_images()
+    with estimation("face_detection", batch_size=images) as fields:
         fields["detection_count"] = 3
     usages = Usages()
     usages.add("face_detector", 2)
@@ -288,12 +303,23 @@ def test_every_request_answers_as_meant_and_every_valid_event_arrives(
     logs = tmp_path / "logs"
     logs.mkdir()
     reset_problem_counts()
-    setup = configure_logging(service=SERVICE, path=logs / f"{framework}.jsonl", strict=False)
+    SEEN_BY_PLUGIN.clear()
+    setup = configure_logging(
+        service=SERVICE,
+        path=logs / f"{framework}.jsonl",
+        strict=False,
+        plugins=["tests.test_adoption:counting_plugin"],
+    )
     try:
         with FRAMEWORKS[framework]() as run:
             responses = run()
     finally:
         setup.close()
+
+    # the plugin saw every emitted event: the valid ones but the one logged with
+    # logger.info, and the two invalid ones given to emit()
+    emitted = EXPECTED - Counter(worker_requests=1) + Counter(no_such_series=1, worker_queue=1)
+    assert dict(SEEN_BY_PLUGIN) == dict(emitted)
 
     for (method, path, status, body), answer in zip(REQUESTS, responses, strict=True):
         assert answer.status_code == status, (method, path, answer.text[:200])
@@ -320,6 +346,7 @@ def test_every_request_answers_as_meant_and_every_valid_event_arrives(
     tasks = requests["GET:/tasks/{task_id}"]
     assert tasks["tags"]["account_id"] == "acc-1" and tasks["fields"]["cache_hits"] == 3
     assert tasks["fields"]["load_images_for_processing_time"] >= 0
+    assert requests["POST:/sdk"]["fields"]["load_images_for_processing_time"] >= 0
     bad = requests["GET:/bad"]
     assert bad["tags"]["status_code"] == "200" and "account_id" not in bad["tags"]
     assert bad["fields"]["kept"] == 2 and isinstance(
