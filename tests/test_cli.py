@@ -111,3 +111,40 @@ def test_a_huge_line_does_not_need_memory_for_itself(tmp_path: Path):
     assert result.returncode == 1
     assert result.stdout == GOOD_LP
     assert b"line is longer than" in result.stderr
+
+
+def test_lint_finds_the_marker_of_an_over_long_line_however_late(tmp_path: Path):
+    log = tmp_path / "late.log"
+    pad = b"x" * 5000
+    log.write_bytes(
+        b'{"exc_info": "'
+        + pad
+        + b'", "luna_event": {"v": 1}}\n'
+        + b'{"exc_info": "'
+        + pad
+        + b'", "luna\\u005fevent": {"v": 1}}\n'
+        + b'{"exc_info": "'
+        + pad
+        + b'"}\n'
+        + GOOD
+    )
+    result = run("lint", "--max-line-bytes", "2000", str(log))
+    assert result.returncode == 1
+    assert result.stdout.decode().splitlines() == [
+        f"{log}:1: line_too_long: line: line is longer than the 2000-byte limit",
+        f"{log}:2: line_too_long: line: line is longer than the 2000-byte limit",
+    ]
+    assert b"4 lines: 1 events, 2 invalid, 1 ordinary" in result.stderr
+
+
+def test_lint_escapes_control_characters_so_each_report_stays_one_line(tmp_path: Path):
+    log = tmp_path / "keys.log"
+    log.write_bytes(
+        b'{"luna_event": {"v": 1, "series": "sdkloop_task", "time": 1, "tags": '
+        b'{"service": "luna-remote-sdk", "image_count": 1, "a\\nb": "x"}, '
+        b'"fields": {"execution_time": 0.5}}}\n'
+    )
+    result = run("lint", str(log))
+    assert result.stdout.decode().splitlines() == [
+        f"{log}:1: control_character: tags.a\\nb: key contains control character U+000A"
+    ]

@@ -12,9 +12,11 @@ from typing import BinaryIO
 import click
 
 from luna_events import limits
-from luna_events.jsonline import LineKind
-from luna_events.lines import iter_lines
+from luna_events.jsonline import LineKind, too_long
+from luna_events.ship.sources.splitter import LineSplitter
 from luna_events.transform import Outcome, transform_line
+
+READ_BYTES = 1 << 16
 
 
 @dataclass
@@ -43,6 +45,26 @@ def _open(name: str) -> Iterator[BinaryIO]:
         yield stream
 
 
+def _read_lines(stream: BinaryIO, max_bytes: int) -> Iterator[Outcome]:
+    """The outcome of every line of ``stream``, split by the shipper's own splitter: an
+    over-long line is never held whole, and is ``line_too_long`` when its marker lies
+    anywhere in it, also past the cut."""
+    splitter = LineSplitter(max_bytes)
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        data = read(READ_BYTES)
+        lines = splitter.feed(data) if data else splitter.finish()
+        for index, line in enumerate(lines.lines):
+            if index not in lines.oversized:
+                yield transform_line(line, max_bytes=max_bytes)
+            elif index in lines.marked:
+                yield Outcome(LineKind.INVALID, problems=(too_long(max_bytes),))
+            else:
+                yield Outcome(LineKind.ORDINARY, reason="an over-long line without the marker")
+        if not data:
+            return
+
+
 def _outcomes(
     names: tuple[str, ...], max_bytes: int, tally: Tally
 ) -> Iterator[tuple[str, int, Outcome]]:
@@ -50,16 +72,15 @@ def _outcomes(
         label = "<stdin>" if name == "-" else name
         try:
             with _open(name) as stream:
-                for raw in iter_lines(stream, max_bytes):
+                for number, outcome in enumerate(_read_lines(stream, max_bytes), 1):
                     tally.lines += 1
-                    outcome = transform_line(raw.data, max_bytes=max_bytes)
                     if outcome.kind is LineKind.EVENT:
                         tally.events += 1
                     elif outcome.kind is LineKind.INVALID:
                         tally.invalid += 1
                     else:
                         tally.ordinary += 1
-                    yield label, raw.number, outcome
+                    yield label, number, outcome
         except OSError as error:
             tally.unreadable.append(label)
             click.echo(f"{label}: cannot read: {error.strerror or error}", err=True)
