@@ -326,7 +326,7 @@ def test_every_request_answers_as_meant_and_every_valid_event_arrives(
         if body is not None:
             assert orjson.loads(answer.content) == body, (method, path)
 
-    dead = ship_once(tmp_path, influxdb, database)
+    dead = ship_once(tmp_path, influxdb, database, returncode=3)
     stored = Counter(
         {name: len(influxdb.points(database, name)) for name in influxdb.field_types(database)}
     )

@@ -357,9 +357,11 @@ def _as_stored(measurement: str, fields: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def ship_once(tmp_path: Path, influxdb: InfluxDB1, database: str) -> list[dict[str, Any]]:
-    """``luna-events ship --once`` over ``tmp_path/logs`` into ``database``; returns
-    the dead-letter records."""
+def ship_once(
+    tmp_path: Path, influxdb: InfluxDB1, database: str, *, returncode: int = 0
+) -> list[dict[str, Any]]:
+    """``luna-events ship --once --fail-on-dead-letters`` over ``tmp_path/logs`` into
+    ``database`` (exit 3 when anything was dead-lettered); returns the dead letters."""
     config = write_toml(
         tmp_path / "ship.toml",
         ship_config(
@@ -369,10 +371,13 @@ def ship_once(tmp_path: Path, influxdb: InfluxDB1, database: str) -> list[dict[s
         ),
     )
     done = subprocess.run(
-        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once"],
+        [
+            *(sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)),
+            *("--once", "--fail-on-dead-letters"),
+        ],
         capture_output=True,
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.returncode == returncode, done.stderr.decode()[-2000:]
     dead = tmp_path / "dead-letter.jsonl"
     return [orjson.loads(x) for x in dead.read_bytes().splitlines()] if dead.exists() else []
