@@ -484,3 +484,110 @@ def test_a_file_rewritten_while_closed_is_read_again(tmp_path: Path):
         with open(logs / f"{name}.log", "ab") as handle:
             handle.write(name.encode() + b"2\n")
     assert sorted(read()) == sorted([b"a2", header, b"b2 is longer", b"c2"])
+
+
+@pytest.mark.server
+def test_a_file_read_to_its_end_at_start_is_followed_out_of_the_globs(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(1_001, seed=217)
+    logs, rotated = tmp_path / "logs", tmp_path / "rotated"
+    logs.mkdir()
+    rotated.mkdir()
+    app = logs / "app.jsonl"
+    app.write_bytes(b"".join(line(e) for e in events[:300]))
+    config = write_toml(
+        tmp_path / "ship.toml",
+        ship_config(tmp_path, influx_sink(influxdb, database), include=str(logs / "*.jsonl")),
+    )
+    assert summary_count(run_once(config).stderr, "events shipped") == 300
+    shipper = Shipper(config)  # a restart: the file is at its checkpoint
+    try:
+        (logs / "probe.jsonl").write_bytes(line(events[1_000]))
+        wait_for(influxdb, database, 301, timeout=60)  # found by a glob: app.jsonl too
+        with open(app, "ab") as handle:  # written, rotated out of the globs, one more line
+            handle.write(b"".join(line(e) for e in events[300:700]))
+            os.rename(app, rotated / "app.jsonl.1")
+            handle.write(line(events[700]))
+        app.write_bytes(b"".join(line(e) for e in events[701:1_000]))
+        numbers = wait_for(influxdb, database, len(events), timeout=60)
+    finally:
+        shipper.stop()
+    assert sorted(numbers) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+
+
+def test_a_file_gone_from_the_globs_is_read_to_its_end_before_it_is_let_go(tmp_path: Path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    config = SourceConfig(include=[str(logs / "app.log")], glob_interval_secs=0, rotate_wait_secs=0)
+    (logs / "app.log").write_bytes(b"h\na1\n")
+
+    def read(files: FileSource) -> list[bytes]:
+        lines: list[bytes] = []
+        for _ in range(4):
+            for chunk in files.poll():
+                lines.extend(chunk.lines)
+                files.commit({chunk.source_id: chunk.position})
+        return lines
+
+    first = FileSource(config, Checkpoints(data))
+    assert read(first) == [b"h", b"a1"]
+    first.close()
+    files = FileSource(config, Checkpoints(data))
+    assert read(files) == []
+    with open(logs / "app.log", "ab") as handle:
+        handle.write(b"a2\n")
+    os.rename(logs / "app.log", tmp_path / "app.log.1")
+    (logs / "app.log").write_bytes(b"h2\nb1\n")
+    assert sorted(read(files)) == [b"a2", b"b1", b"h2"]
+    assert [t.path for t in files._tracked.values()] == [str(logs / "app.log")]
+
+
+def test_one_file_reached_by_several_paths_holds_one_descriptor(tmp_path: Path):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    (logs / "a.log").write_bytes(b"h\na1\n")
+    os.symlink("a.log", logs / "current.log")
+    os.link(logs / "a.log", logs / "hard.log")
+    before = len(os.listdir("/proc/self/fd"))
+    files = FileSource(
+        SourceConfig(include=[str(logs / "*.log"), str(logs / "a.*")], glob_interval_secs=0),
+        Checkpoints(data),
+    )
+    lines = [line for _ in range(3) for chunk in files.poll() for line in chunk.lines]
+    assert lines == [b"h", b"a1"], "read once"
+    assert len(os.listdir("/proc/self/fd")) == before + 1
+    files.close()
+    assert len(os.listdir("/proc/self/fd")) == before, "no descriptor left behind"
+
+
+@pytest.mark.server
+def test_once_reads_a_file_of_one_line_without_newline(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(2, seed=219)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "whole.jsonl").write_bytes(line(events[0])[:-1])
+    (logs / "partial.jsonl").write_bytes(line(events[1])[:-20])
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    first = run_once(config)
+    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+    assert summary_count(first.stderr, "events shipped") == 1
+    [report] = [row for row in first.stderr.splitlines() if "WARNING" in row]
+    assert f"{logs / 'partial.jsonl'}: the last line" in report
+    assert "not a whole JSON object" in report
+    with open(logs / "partial.jsonl", "ab") as handle:
+        handle.write(line(events[1])[-20:])
+    second = run_once(config)
+    assert summary_count(second.stderr, "events shipped") == 2, "both, from their start"
+    assert "WARNING" not in second.stderr
+    assert sorted(sequence_numbers(influxdb, database)) == [0, 1]
+    stored_as_sent(influxdb, database, events)

@@ -184,7 +184,9 @@ class FileSource:
                 if known.descriptor is None and stat.st_size != known.size:
                     self._wait(known)
                 continue
-            self._adopt(path, index, started, now)
+            adopted = self._adopt(path, index, started, now)
+            if adopted is not None:  # reached again by a link or another glob: one file
+                by_inode[(adopted.device, adopted.inode)] = adopted
         for tracked in list(self._tracked.values()):
             if self._finished(tracked, now):
                 self._forget(tracked)
@@ -208,7 +210,7 @@ class FileSource:
     def _open(self, path: str) -> int | None:
         """A read-only descriptor, or ``None`` (reported: unreadable, or no descriptor left)."""
         try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         except FileNotFoundError:
             return None
         except OSError as error:
@@ -248,19 +250,23 @@ class FileSource:
 
     def _adopt(
         self, path: str, index: dict[str, list[str]], started: dict[str, Position], now: float
-    ) -> None:
+    ) -> _Tracked | None:
         """A file not followed yet: find its checkpoint by identity, or start it."""
         descriptor = self._open(path)
         if descriptor is None:
-            return
+            return None
         keep = False
         try:
             stat = os.fstat(descriptor)
-            head = head_of(os.pread(descriptor, HEAD_BYTES, 0))
+            if not S_ISREG(stat.st_mode):
+                return None  # replaced since it was looked at (a fifo, a device)
+            head = self._head(descriptor)
             if head is None:
-                return  # its first line is not complete yet
+                return None  # its first line is not complete yet
             device, inode, size = stat.st_dev, stat.st_ino, stat.st_size
             key = f"{head}.{device:x}.{inode:x}"
+            if key in self._tracked:
+                return self._tracked[key]
             splitter = LineSplitter(self.config.max_line_bytes)
             position = self._match(descriptor, head, device, inode, size, index)
             if position is not None:
@@ -287,18 +293,23 @@ class FileSource:
                 started[key] = tracked.position  # a copy, or a migrated checkpoint
             self._tracked[key] = tracked
             tracked.size = size
-            if size == offset:
-                return  # nothing to read yet: no descriptor held
-            if self._open_count() < self.max_open:
-                tracked.descriptor = descriptor
+            if self._open_count() < self.max_open:  # held even when read to its end: a
+                tracked.descriptor = descriptor  # rename out of the globs loses nothing
                 keep = True
-            else:
+            elif size != offset:
                 self._waiting.append(key)
+            return tracked
         except OSError:
-            return
+            return None
         finally:
             if not keep:
                 os.close(descriptor)
+
+    def _head(self, descriptor: int) -> str | None:
+        """The file's ``head``; with ``--once``, ``""`` while its first line has no
+        newline (so that a file of one unterminated line is read, and reported or shipped)."""
+        head = head_of(os.pread(descriptor, HEAD_BYTES, 0))
+        return "" if head is None and self.once else head
 
     def _match(
         self,
@@ -409,7 +420,7 @@ class FileSource:
                 return None  # nothing new (the cheap, common answer for idle files)
             if (
                 size < read_to
-                or head_of(os.pread(descriptor, HEAD_BYTES, 0)) != tracked.head
+                or self._head(descriptor) != tracked.head
                 or not _holds(descriptor, tracked.position, size)
             ):
                 self._forget(tracked)  # truncated or rewritten under us: look again
@@ -476,6 +487,8 @@ class FileSource:
         if tracked.splitter.buffered:
             return False
         try:
+            if os.fstat(tracked.descriptor).st_size > tracked.read_to:
+                return False  # not read to its end yet (written just before it went)
             stat = os.stat(tracked.path)
             current = (stat.st_dev, stat.st_ino) == (tracked.device, tracked.inode)
         except OSError:
