@@ -2,9 +2,11 @@
 
 Two shippers on one data dir would race on the checkpoints, delete each other's
 spool segments and send everything twice. The first one to start holds an
-exclusive ``flock`` on ``<data_dir>/lock`` for as long as its process lives (the
-kernel lets go when the process ends, even after ``kill -9``); a second one is
-refused with the holder's pid.
+exclusive ``flock`` on the data dir itself for as long as its process lives (the
+kernel lets go when the process ends, even after ``kill -9``), so that deleting a
+file in it cannot free the lock; a second one is refused with the holder's pid,
+written to ``<data_dir>/lock``. Where directories cannot be locked (NFS), the lock
+is taken on that file instead.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from luna_events.errors import LunaEventsError
 LOCK_NAME = "lock"
 
 _held: dict[Path, int] = {}
-"""Data dirs this process holds, with the lock file's descriptor (kept open)."""
+"""Data dirs this process holds, with the locked descriptor (kept open)."""
+_BUSY = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES}
 
 
 class DataDirError(LunaEventsError):
@@ -39,11 +42,11 @@ def hold(data_dir: Path) -> None:
     except OSError as error:
         raise DataDirError(f"cannot open the lock file {path}: {error.strerror}") from None
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        locked = _lock(key, descriptor)
     except OSError as error:
         holder = _holder(descriptor)
         os.close(descriptor)
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        if error.errno in _BUSY:
             raise DataDirError(
                 f"data dir {key} is in use by another luna-events ship (pid {holder}); "
                 "give each shipper its own data_dir"
@@ -54,7 +57,24 @@ def hold(data_dir: Path) -> None:
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
     except OSError:
         pass  # the pid is only a courtesy for the message above; the lock is what counts
-    _held[key] = descriptor
+    if locked != descriptor:
+        os.close(descriptor)
+    _held[key] = locked
+
+
+def _lock(directory: Path, lock_file: int) -> int:
+    """Lock ``directory`` (or, where that is not possible, ``lock_file``); the locked
+    descriptor, to keep open. ``OSError`` with an errno in :data:`_BUSY` when held."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        os.close(descriptor)
+        if error.errno in _BUSY:
+            raise
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)  # NFS: directories cannot be
+        return lock_file
+    return descriptor
 
 
 def _holder(descriptor: int) -> str:
