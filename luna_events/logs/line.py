@@ -6,7 +6,7 @@
 however long the context (a traceback) makes it. ``timestamp`` is the Unix time in
 seconds as a float with microseconds (the ``LogRecord``'s ``created``; structlog's
 default), which costs nothing to write; the event's own time is ``luna_event.time``
-in nanoseconds. The bytes are written by :func:`luna_events.jsonline.dump_line`.
+in nanoseconds. The bytes are written by :func:`luna_events.jsonline.write_document`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from luna_events.event import Event
-from luna_events.jsonline import dump_line
+from luna_events.event import FORMAT_KEY, Event
+from luna_events.jsonline import event_payload, write_document
 
 
 def with_service(event: Event, service: str | None) -> dict[str, Any]:
@@ -36,15 +36,18 @@ def render(
     context: Mapping[str, Any] | None = None,
 ) -> bytes:
     """One log line (no newline) in the shared layout; a monitoring line when ``event``."""
-    line: dict[str, Any] = {
-        "timestamp": timestamp,
-        "level": level,
-        "logger": logger,
-        "message": message,
-    }
+    line: dict[str, Any]
+    if event is None:
+        line = {"timestamp": timestamp, "level": level, "logger": logger, "message": message}
+    else:
+        line = {
+            FORMAT_KEY: event_payload(event, with_service(event, service)),
+            "timestamp": timestamp,
+            "level": level,
+            "logger": logger,
+            "message": message,
+        }
     if context:
         for key, value in context.items():
             line.setdefault(key, value)
-    if event is None:
-        return dump_line(None, line)
-    return dump_line(event, line, tags=with_service(event, service))
+    return write_document(line, event)
