@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.server
 BASE_TIME = 1_700_000_000_000_000_000
 HUGE = [2**63, 2**64 - 1, 2**64, 2**64 + 1, -(2**63) - 1, 10**30, -(10**40)]
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=250 if os.environ.get("HYPOTHESIS_PROFILE") == "deep" else 25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
