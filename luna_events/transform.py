@@ -19,6 +19,7 @@ from luna_events.validation import DEFAULT_VALIDATOR, Validator
 
 _DEFAULT_ENCODER = FastEncoder()
 _ORDINARY_REASON = "no monitoring marker"
+_EVENT = LineKind.EVENT
 
 
 @dataclass(slots=True)
@@ -74,7 +75,7 @@ class Transform:
                 series = payload.series
                 encoded = self._encoder.encode(series, payload.time, payload.tags, payload.fields)
                 if encoded is not None:
-                    return Outcome(LineKind.EVENT, encoded, series=series)
+                    return Outcome(_EVENT, encoded, (), "", series)
         return self._slow(raw)
 
     def encode(self, line: bytes) -> str | None:
