@@ -429,3 +429,48 @@ def test_sanic_hooks_under_sanics_test_client(tmp_path: Path):
             for method, path, headers, _ in REQUESTS
         ]
     check_log(log, answers)
+
+
+@pytest.mark.filterwarnings("ignore:body argument is deprecated:DeprecationWarning")
+def test_aiohttp_raised_http_exception_with_a_binary_body_keeps_its_answer(tmp_path: Path):
+    """A raised ``HTTPException`` whose body is not UTF-8 (an image, a stray byte)
+    reaches the client as the handler meant; the body was decoded as text before."""
+    from luna_events.http.aiohttp import monitoring_middleware
+
+    binary = b"\xff\xd8\xff\xe0 not text"
+
+    async def refuse(request: web.Request) -> web.Response:
+        raise web.HTTPUnsupportedMediaType(body=binary, content_type="image/jpeg")
+
+    async def luna_error(request: web.Request) -> web.Response:
+        raise web.HTTPBadRequest(text='{"error_code": 12002}', content_type="application/json")
+
+    async def serve() -> list[httpx.Response]:
+        app = web.Application(middlewares=[monitoring_middleware()])
+        app.router.add_get("/refuse", refuse)
+        app.router.add_get("/luna-error", luna_error)
+        server = TestServer(app, host="127.0.0.1", port=free_port())
+        await server.start_server()
+        base = str(server.make_url("")).rstrip("/")
+
+        def get_both() -> list[httpx.Response]:
+            with httpx.Client(base_url=base, timeout=10) as client:
+                return [client.get("/refuse"), client.get("/luna-error")]
+
+        try:
+            return await asyncio.to_thread(get_both)
+        finally:
+            await server.close()
+
+    with monitoring(tmp_path) as (_, log):
+        refused, failed = asyncio.run(serve())
+    assert (refused.status_code, refused.content) == (415, binary)
+    assert failed.status_code == 400
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    assert [(e.series, e.tags["route"], e.tags["status_code"]) for e in events if e] == [
+        ("requests", "GET:/refuse", 415),
+        ("errors", "GET:/refuse", 415),
+        ("requests", "GET:/luna-error", 400),
+        ("errors", "GET:/luna-error", 400),
+    ]
+    assert [e.tags["error_code"] for e in events if e and e.series == "errors"] == [1, 12002]

@@ -40,10 +40,7 @@ def monitoring_middleware(
             try:
                 response = await handler(request)
             except web.HTTPException as failure:
-                code = error_code_from_body(
-                    failure.text.encode() if failure.text else b"", failure.content_type
-                )
-                record.finish(_resource(request), failure.status, code)
+                record.finish(_resource(request), failure.status, _error_code(failure))
                 raise
             except BaseException:
                 record.finish(_resource(request), 500, UNKNOWN_ERROR)
@@ -59,6 +56,17 @@ def monitoring_middleware(
         return response
 
     return monitoring
+
+
+def _error_code(failure: web.HTTPException) -> int | None:
+    """The ``error_code`` of a raised HTTP exception's body (read as bytes: a body that
+    is not text must not turn the app's answer into a 500)."""
+    try:
+        body = failure.body
+        return error_code_from_body(body, failure.content_type) if isinstance(body, bytes) else None
+    except Exception as error:
+        report_error("http", "errors", error)
+        return None
 
 
 def _resource(request: web.Request) -> str | None:
