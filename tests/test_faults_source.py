@@ -591,3 +591,30 @@ def test_once_reads_a_file_of_one_line_without_newline(
     assert "WARNING" not in second.stderr
     assert sorted(sequence_numbers(influxdb, database)) == [0, 1]
     stored_as_sent(influxdb, database, events)
+
+
+def test_what_is_not_a_regular_file_is_reported_once_and_never_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    os.mkfifo(logs / "fifo.log")
+    os.symlink("/dev/null", logs / "null.log")
+    (logs / "dir.log").mkdir()
+    (logs / "crlf.log").write_bytes(b"h\r\na1\r\n")
+    files = FileSource(
+        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0), Checkpoints(data)
+    )
+    lines = [line for _ in range(3) for chunk in files.poll() for line in chunk.lines]
+    assert lines == [b"h\r", b"a1\r"], "bytes as they are (the JSON parser takes the \\r)"
+    reports = sorted(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert reports == [
+        f"cannot read {logs / name}: {kind}, not a regular file; skipped until it can be read"
+        for name, kind in (
+            ("dir.log", "a directory"),
+            ("fifo.log", "a fifo"),
+            ("null.log", "a character device"),
+        )
+    ]

@@ -61,7 +61,16 @@ DAMAGE = {
     "garbage": lambda good: bytes(range(256)) * 4,
     "wrong shape": lambda good: orjson.dumps({"version": 2, "files": {"a": 1}}),
     "wrong types": lambda good: orjson.dumps({"version": 2, "files": [{"key": 1, "offset": -5}]}),
+    "offset before its tail": lambda good: _with_offsets(good, 2),
 }
+
+
+def _with_offsets(good: bytes, offset: int) -> bytes:
+    """``good`` with every offset set to ``offset`` (a flipped bit, a hand edit)."""
+    document = orjson.loads(good)
+    for entry in document["files"]:
+        entry["offset"] = offset
+    return orjson.dumps(document)
 
 
 @pytest.mark.server
@@ -161,7 +170,7 @@ def test_a_checkpoint_save_on_a_full_disk_raises_and_leaves_nothing_behind(small
         while True:
             os.write(descriptor, b"\0" * 4096)
     os.close(descriptor)
-    many = {f"k{n}": Position(f"/logs/{n}", n, b"y" * 32, "h") for n in range(2_000)}
+    many = {f"k{n}": Position(f"/logs/{n}", 32 + n, b"y" * 32, "h") for n in range(2_000)}
     with pytest.raises(OSError) as raised:
         checkpoints.update(many)
     assert raised.value.errno == errno.ENOSPC

@@ -211,6 +211,9 @@ def _decode(data: bytes) -> tuple[dict[str, Position], dict[str, float]]:
     if version != VERSION:
         raise ValueError(f"unknown version {version}")
     document = msgspec.json.decode(data, type=_Document)
+    for f in document.files:
+        if len(f.tail) // 2 > f.offset or f.prefix_len > f.offset:
+            raise ValueError(f"{f.path}: offset {f.offset} is before the bytes it records")
     positions = {
         f.key: Position(
             f.path,

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISBLK, S_ISCHR, S_ISDIR, S_ISFIFO, S_ISREG, S_ISSOCK
 
 import orjson
 
@@ -175,6 +175,7 @@ class FileSource:
             except OSError:
                 continue
             if not S_ISREG(stat.st_mode):
+                self._unreadable(path, f"{_kind(stat.st_mode)}, not a regular file")
                 continue
             present.add((stat.st_dev, stat.st_ino))
             known = by_inode.get((stat.st_dev, stat.st_ino))
@@ -216,15 +217,22 @@ class FileSource:
         except OSError as error:
             if error.errno in _NO_ROOM:
                 self._no_room(path, error)
-            elif path not in self._reports.unreadable:
-                self._reports.unreadable[path] = error.strerror or str(error)
-                log.warning(
-                    "cannot read %s: %s; skipped until it can be read", path, error.strerror
-                )
+            else:
+                self._unreadable(path, error)
             return None
+        return descriptor
+
+    def _unreadable(self, path: str, error: OSError | str) -> None:
+        """Say once that ``path`` cannot be read, and why."""
+        if path not in self._reports.unreadable:
+            reason = error if isinstance(error, str) else error.strerror or str(error)
+            self._reports.unreadable[path] = reason
+            log.warning("cannot read %s: %s; skipped until it can be read", path, reason)
+
+    def _readable(self, path: str) -> None:
+        """``path`` was read: say so if it was reported unreadable."""
         if self._reports.unreadable.pop(path, None) is not None:
             log.warning("%s can be read now: shipping it", path)
-        return descriptor
 
     def _no_room(self, path: str, error: OSError) -> None:
         """Out of descriptors: hold fewer files open, say so now and then, and wait."""
@@ -298,8 +306,10 @@ class FileSource:
                 keep = True
             elif size != offset:
                 self._waiting.append(key)
+            self._readable(path)
             return tracked
-        except OSError:
+        except OSError as error:
+            self._unreadable(path, error)
             return None
         finally:
             if not keep:
@@ -428,10 +438,10 @@ class FileSource:
                 return None
             data = os.pread(descriptor, READ_SIZE, read_to)
         except OSError as error:
-            if tracked.path not in self._reports.unreadable:
-                self._reports.unreadable[tracked.path] = error.strerror or str(error)
-                log.warning("cannot read %s: %s; trying again", tracked.path, error.strerror)
+            self._unreadable(tracked.path, error)
             return None
+        if self._reports.unreadable:
+            self._readable(tracked.path)
         if not data:
             return None
         tracked.flushed = False
@@ -526,7 +536,7 @@ class FileSource:
 
 def _holds(descriptor: int, position: Position, size: int) -> bool:
     """Whether the file still holds what was read up to ``position`` (it only grew)."""
-    if position.offset > size:
+    if position.offset > size or len(position.tail) > position.offset:
         return False
     if position.prefix_len and (
         _checksum(os.pread(descriptor, position.prefix_len, 0)) != position.prefix
@@ -554,6 +564,20 @@ def _after_last_newline(descriptor: int, size: int) -> int:
             return begin + newline + 1
         end = begin
     return 0
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, for a message."""
+    for test, name in (
+        (S_ISDIR, "a directory"),
+        (S_ISFIFO, "a fifo"),
+        (S_ISCHR, "a character device"),
+        (S_ISBLK, "a block device"),
+        (S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def _whole_json_object(data: bytes) -> bool:
