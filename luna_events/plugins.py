@@ -9,6 +9,10 @@ delays nobody but itself, a failing one is logged and counted, and when its queu
 full new events are dropped for that plugin (and counted) rather than making the
 request wait. Plugins are named in config (``"package.module:attribute"``) or
 registered under the entry point group ``luna_events.plugins``.
+
+A class is instantiated with no arguments, or by its ``create_plugin()`` classmethod
+when it has one. When the runner closes, an object plugin's ``close()`` (sync or
+``async``) runs on the plugin's thread after its last event.
 """
 
 from __future__ import annotations
@@ -68,8 +72,21 @@ class _Worker:
         try:
             while (event := self.queue.get()) is not _STOP:
                 self._deliver(loop, event)
+            self._close_plugin(loop)
         finally:
             loop.close()
+
+    def _close_plugin(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Call the ``close()`` of the object whose ``flush_point`` the plugin is."""
+        close = getattr(getattr(self.plugin, "__self__", None), "close", None)
+        if not callable(close):
+            return
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                loop.run_until_complete(asyncio.wait_for(result, self.timeout))
+        except BaseException:  # isolation, as for the events
+            log.exception("plugin %s failed to close", self.name)
 
     def _deliver(self, loop: asyncio.AbstractEventLoop, event: Event) -> None:
         try:
@@ -115,9 +132,11 @@ class PluginRunner:
 
 
 def as_plugin(obj: Any) -> Plugin:
-    """A loaded object as a plugin: a class is instantiated; ``flush_point`` is preferred."""
+    """A loaded object as a plugin: a class is instantiated (by its ``create_plugin()``
+    classmethod if it has one); ``flush_point`` is preferred."""
     if inspect.isclass(obj):
-        obj = obj()
+        create = getattr(obj, "create_plugin", None)
+        obj = create() if callable(create) else obj()
     method = getattr(obj, "flush_point", None)
     if callable(method):
         return method  # type: ignore[no-any-return]

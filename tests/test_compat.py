@@ -381,3 +381,47 @@ def ship_once(
     assert done.returncode == returncode, done.stderr.decode()[-2000:]
     dead = tmp_path / "dead-letter.jsonl"
     return [orjson.loads(x) for x in dead.read_bytes().splitlines()] if dead.exists() else []
+
+
+class SeedStylePlugin(BaseRequestMonitoringPlugin):
+    """A plugin as the seeds' example wrote it: ``__init__(self, app)``, ``initialize``,
+    ``close``, ``flushPointToMonitoring``."""
+
+    calls: ClassVar[list[Any]] = []
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.session: list[str] | None = None
+
+    async def initialize(self) -> None:
+        self.session = ["open"]
+        SeedStylePlugin.calls.append("initialize")
+
+    async def close(self) -> None:
+        if self.session is not None:
+            self.session = None
+            SeedStylePlugin.calls.append("close")
+
+    async def flushPointToMonitoring(self, point: Any, logger: logging.Logger) -> None:
+        logger.debug(f"Send point to monitoring: {point}")
+        SeedStylePlugin.calls.append((point.series, point.route, point.statusCode))
+
+
+def test_a_seed_style_plugin_is_created_initialized_fed_and_closed():
+    SeedStylePlugin.calls.clear()
+    setup = configure_logging(
+        service="luna-tasks",
+        stream=io.StringIO(),
+        use_queue=False,
+        plugins=["tests.test_compat:SeedStylePlugin"],
+    )
+    try:
+        compat.LunaRequestInfluxMonitoring(None).flushPoints([TABLE[0][0], TABLE[2][0]])
+    finally:
+        setup.close()
+    assert SeedStylePlugin.calls == [
+        "initialize",
+        ("requests", "GET:/version", 200),
+        ("errors", "DELETE:/tasks/{task_id}", 400),
+        "close",
+    ]

@@ -20,14 +20,20 @@ REQUEST_SERIES = frozenset({"requests", "errors"})
 
 
 class BaseRequestMonitoringPlugin:
-    """Base class for requests monitoring plugins. ``app`` is optional here (the
-    plugin runner creates the instance); ``initialize`` runs before the first point
-    and ``close`` is there to override."""
+    """Base class for requests monitoring plugins. The plugin runner creates the
+    instance as the seeds' ``cls(app)`` with ``app=None``; ``initialize`` runs before
+    the first point and ``close`` when the runner closes."""
 
     def __init__(self, app: Any = None) -> None:
         self.app = app
         self.logger = logging.getLogger(f"luna_events.plugins.{type(self).__name__}")
         self._initialized = False
+
+    @classmethod
+    def create_plugin(cls) -> BaseRequestMonitoringPlugin:
+        """How the plugin runner creates it: a subclass's ``__init__(self, app)`` gets
+        ``None`` (there is no application object here)."""
+        return cls(None)
 
     async def initialize(self) -> None:
         """Prepare the plugin (called once, before the first point)."""
