@@ -618,3 +618,33 @@ def test_what_is_not_a_regular_file_is_reported_once_and_never_blocks(
             ("null.log", "a character device"),
         )
     ]
+
+
+@pytest.mark.server
+def test_read_from_end_ships_a_file_rotated_in_while_the_shipper_was_down(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    old = make_events(200, seed=221)
+    for event in old:  # apart from the new events in time and sequence
+        event.fields["seq"] = int(event.fields["seq"]) + 10_000
+        event.time_ns += 10**12
+    events = make_events(700, seed=223)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    app = logs / "app.jsonl"
+    app.write_bytes(b"".join(line(e) for e in old))
+    config = write_toml(
+        tmp_path / "ship.toml",
+        ship_config(tmp_path, influx_sink(influxdb, database), source={"read_from": "end"}),
+    )
+    first = run_once(config)
+    assert summary_count(first.stderr, "events shipped") == 0, "the old lines are skipped"
+    with open(app, "ab") as handle:  # while the shipper is down: written, rotated, written
+        handle.write(b"".join(line(e) for e in events[:300]))
+    os.rename(app, logs / "app.jsonl.1")
+    app.write_bytes(b"".join(line(e) for e in events[300:]))
+    second = run_once(config)
+    assert second.returncode == 0 and "Traceback" not in second.stderr, second.stderr
+    assert summary_count(second.stderr, "events shipped") == len(events)
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)

@@ -82,13 +82,14 @@ class Checkpoints:
         self.positions: dict[str, Position] = {}
         self.seen: dict[str, float] = {}
         """``key -> when its file was last seen`` (Unix time), to drop old entries."""
-        self.lost = False
-        """The saved checkpoints were damaged: every file is read from its start."""
+        self.first_start = False
+        """No checkpoints were ever saved here (where ``read_from = "end"`` applies)."""
         for leftover in data_dir.glob(f"{NAME}.*.tmp"):
             leftover.unlink(missing_ok=True)  # a save cut short (we hold the data-dir lock)
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
+            self.first_start = True
             return
         except OSError as error:
             raise DataDirError(
@@ -100,7 +101,6 @@ class Checkpoints:
             self._set_aside(str(error) if data.strip() else "the file is empty")
 
     def _set_aside(self, reason: str) -> None:
-        self.lost = True
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         aside = self.path.with_name(f"{NAME}.corrupt-{stamp}")
         try:

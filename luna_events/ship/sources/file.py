@@ -147,7 +147,9 @@ class FileSource:
         self._waiting: deque[str] = deque()
         """Keys of closed files with bytes to read, in the order they asked."""
         self._next_glob = 0.0
-        self._first_discovery = True
+        self._from_end = config.read_from == "end" and checkpoints.first_start
+        """Files found by the first look start at their end (the first start only: files
+        that appear later, also while the shipper is down, are read from their start)."""
         self._reports = _Reports()
 
     # discovery ------------------------------------------------------------------
@@ -199,7 +201,7 @@ class FileSource:
                 self.checkpoints.update(started)
             except OSError as error:  # kept in memory: saved with the next commit
                 log.warning("cannot save the checkpoints now: %s", error.strerror)
-        self._first_discovery = False
+        self._from_end = False
 
     def _index(self) -> dict[str, list[str]]:
         """``head -> checkpoint keys``."""
@@ -280,11 +282,7 @@ class FileSource:
             if position is not None:
                 offset, prefix_len, prefix = position.offset, position.prefix_len, position.prefix
                 splitter.tail = position.tail
-            elif (
-                self.config.read_from == "end"
-                and self._first_discovery
-                and not self.checkpoints.lost
-            ):
+            elif self._from_end:
                 offset = _after_last_newline(descriptor, size)
                 kept = min(offset, TAIL_BYTES)
                 splitter.tail = os.pread(descriptor, kept, offset - kept)
