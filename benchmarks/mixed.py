@@ -29,7 +29,7 @@ from pathlib import Path
 
 from luna_events.demo.simulate import Simulator, Traffic
 from luna_events.localservers import InfluxDB1
-from luna_events.logs.line import render
+from luna_events.logs.layout import render
 
 GOAL = 0.15
 TRACEBACK = (

@@ -27,7 +27,7 @@ from luna_events.event import Event
 from luna_events.jsonline import LineKind, has_marker, parse_line, to_json_line
 from luna_events.lineprotocol import encode_line
 from luna_events.localservers import InfluxDB1
-from luna_events.logs.line import render
+from luna_events.logs.layout import render
 from luna_events.rules import tag_wire
 from luna_events.transform import Transform, transform_line
 from luna_events.validation import check

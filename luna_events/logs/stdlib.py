@@ -19,7 +19,7 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 
 from luna_events.errors import LunaEventsError
 from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
-from luna_events.logs.line import render
+from luna_events.logs.layout import render
 
 RECORD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -47,7 +47,7 @@ class JsonLineFormatter(OrjsonFormatter):
 
     Ordinary records keep python-json-logger's behaviour (extras, exceptions) with
     the keys ``timestamp``, ``level``, ``logger`` and ``message``. Monitoring records
-    are written directly in the shared layout (:mod:`luna_events.logs.line`), which
+    are written directly in the shared layout (:mod:`luna_events.logs.layout`), which
     costs a fraction of the generic path. ``service`` fills in a missing ``service``
     tag.
     """

@@ -26,7 +26,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
-from luna_events.logs.line import render
+from luna_events.logs.layout import render
 from luna_events.monitor import DEFAULT_LOGGER
 
 _LEVELS = {
