@@ -60,10 +60,6 @@ checks each, since Vector reads one as a float)."""
 
 LEADING_MARKER = b"{" + MARKER + b":"
 """How the project's own writers start a monitoring line (``luna_event`` first)."""
-MARKER_MAX_BYTES = 2 + 6 * len(FORMAT_KEY)
-"""The longest spelling of the marker key (every character escaped): a scan over a
-stream in pieces keeps this many bytes minus one from the end of a piece."""
-
 _MARKER_ANY = re.compile(MARKER_PATTERN.encode())
 _NON_FINITE = re.compile(NON_FINITE_PATTERN.encode())
 _NEGATIVE_ZERO = re.compile(rb"[\[:,]\s*-0(?![.eE0-9])")
