@@ -137,6 +137,36 @@ TABLE: list[tuple[Any, str, dict[str, str], dict[str, Any]]] = [
         {"service": "luna-tasks-worker", "task_id": "7", "subtask_id": "12"},
         {"transport_time": 0.02},
     ),
+    # the original wrote str(value) whatever the type: a catalogued str tag given a
+    # number, and catalogued int tags given digits, are still that text
+    (
+        RequestMonitoringPoint(
+            "r4",
+            "/version",
+            "GET",
+            0.5,
+            T,
+            "luna-tasks",
+            "200",  # type: ignore[arg-type]
+            {"account_id": 42},
+        ),
+        "requests",
+        {"route": "GET:/version", "service": "luna-tasks", "status_code": "200"}
+        | {"account_id": "42"},
+        {"request_id": "r4", "execution_time": 0.5},
+    ),
+    (
+        SubtaskErrorPoint(T, "12", "7", "5", 27001),  # type: ignore[arg-type]
+        "subtask_errors",
+        {
+            "service": "luna-tasks-worker",
+            "task_id": "7",
+            "subtask_id": "12",
+            "task_type": "5",
+            "error_code": "27001",
+        },
+        {"error_code": 27001},
+    ),
 ]
 
 

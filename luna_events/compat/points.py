@@ -12,11 +12,13 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 from luna_events.catalog import CATALOG
+from luna_events.catalog.model import TagSpec
 from luna_events.event import Event, FieldValue, TagValue
+from luna_events.rules import tag_wire
 from luna_events.timing import MonitoringData
 
 Values = dict[str, Any]
@@ -378,17 +380,35 @@ def time_ns_of(eventTime: float) -> int:
 def point_to_event(point: BaseMonitoringPoint) -> Event:
     """The event that becomes the same InfluxDB point as the original adapter wrote.
 
-    Catalogued tags keep their value (written as the original's ``str(value)``);
-    additional tags become ``str(value)`` here, as in the original (``True`` stays
-    ``"True"``). Fields pass as given and are checked against the catalog.
+    Every tag is written as the original's ``str(value)`` (an additional ``True``
+    stays ``"True"``, a catalogued ``account_id`` given ``42`` is ``"42"``); see
+    :func:`_tag_value`. Fields pass as given and are checked against the catalog.
     """
     spec = CATALOG.get(point.series)
     tags: dict[str, TagValue] = {
-        key: value if spec is not None and spec.tag(key) is not None else str(value)
+        key: _tag_value(spec.tag(key) if spec is not None else None, value)
         for key, value in point.tags.items()
     }
     fields: dict[str, FieldValue] = dict(point.fields)
     return Event(point.series, time_ns_of(point.eventTime), tags, fields)
+
+
+def _tag_value(spec: TagSpec | None, value: Any) -> TagValue:
+    """``value`` as a catalogued tag accepts it and writes it as ``str(value)``: the
+    value itself, its text (a str tag given a number), or the int its text spells (an
+    int tag given digits). A catalogued bool tag is written ``true``/``false``, not the
+    original's ``True``/``False`` (docs/migrating.md); a value no form of which fits
+    stays as given, to be reported."""
+    text = str(value)
+    if spec is None:
+        return text
+    candidates: list[Any] = [value, text]
+    with suppress(ValueError):
+        candidates.append(int(text))
+    for candidate in candidates:
+        if tag_wire(spec.type, candidate) == text:
+            return candidate  # type: ignore[no-any-return]
+    return value  # type: ignore[no-any-return]
 
 
 class EventPoint(BaseMonitoringPoint):
