@@ -149,6 +149,11 @@ def merge_extras(
     for kind, given, target in targets:
         if not given:
             continue
+        if not isinstance(given, Mapping):
+            message = f"additional {kind} must be a mapping, got {type_name(given)}; left out"
+            refused.append(Problem("wrong_type", kind, message))
+            report(where, event.series, f"{kind} wrong_type", message)
+            continue
         for key, value in list(given.items()):
             if key in target:
                 if target[key] is not value:

@@ -19,6 +19,14 @@ log = logging.getLogger("luna_events.guard")
 REMIND_EVERY_S = 60.0
 """How often a problem that keeps happening is logged again, with its count."""
 
+MAX_KINDS = 1000
+"""How many kinds of problem are told apart; beyond them (keys built from request
+data, say) every new kind is counted under one overflow kind per place, so the
+warnings and the memory they take stay bounded."""
+
+OVERFLOW = ("*", "other kinds of problem")
+"""The (series, key) of the overflow kind."""
+
 Kind = tuple[str, str, str]
 """(where, series, key or problem code)"""
 
@@ -34,6 +42,9 @@ def report(where: str, series: str, key: str, message: str) -> None:
         kind = (where, series, key)
         now = time.monotonic()
         with _lock:
+            if kind not in _counts and len(_counts) >= MAX_KINDS:
+                kind = (where, *OVERFLOW)
+                message = f"series {series}, {key}: {message}"
             _counts[kind] += 1
             count = _counts[kind]
             last = _last_logged.get(kind)

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from luna_events.checking import check_strictly, strict_from_env, warn_problems
+from luna_events.errors import InvalidEvent
 from luna_events.event import FORMAT_KEY, Event
 from luna_events.guard import report_error, series_of
 
@@ -55,12 +56,12 @@ class Monitor:
             report_error("emit", series_of(event), error)
         if self.strict:
             check_strictly(event)
+        try:
             self.logger.info(message or event.series, extra={FORMAT_KEY: event})
-        else:
-            try:
-                self.logger.info(message or event.series, extra={FORMAT_KEY: event})
-            except Exception as error:
-                report_error("emit", series_of(event), error)
+        except Exception as error:  # a broken handler or filter: reported, strict or not
+            if self.strict and isinstance(error, InvalidEvent):
+                raise
+            report_error("emit", series_of(event), error)
         if self.plugins is not None:
             try:
                 self.plugins.submit(event)

@@ -210,3 +210,49 @@ def test_strict_processor_for_structlogs_native_path():
     finally:
         structlog.reset_defaults()
     assert len(buffer.getvalue().splitlines()) == 2
+
+
+def test_a_broken_handler_in_strict_mode_is_reported_not_raised(caplog: pytest.LogCaptureFixture):
+    """Strict mode raises InvalidEvent for invalid events; any other failure of the
+    logging path (a handler that raises) is reported, as in the default mode."""
+    logger = logging.getLogger("test.checking.broken_strict")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+    class Raising(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            raise RuntimeError("a handler bug")
+
+    logger.handlers[:] = [Raising()]
+    monitor = Monitor(logger, strict=True)
+    monitor.emit(valid())
+    assert problem_counts()[("emit", "worker_queue", "RuntimeError")] == 1
+    with pytest.raises(InvalidEvent):
+        monitor.emit(BAD)
+
+
+def test_extras_that_are_not_mappings_leave_the_event_whole():
+    event = merge_extras(valid(), ["account_id"], "not a mapping", where="http")  # type: ignore[arg-type]
+    assert (event.tags, event.fields) == (valid().tags, valid().fields)
+    assert problem_counts()[("http", "worker_queue", "tags wrong_type")] == 1
+    assert problem_counts()[("http", "worker_queue", "fields wrong_type")] == 1
+    with pytest.raises(InvalidEvent):
+        merge_extras(valid(), ["account_id"], None, where="http", strict=True)  # type: ignore[arg-type]
+
+
+def test_warnings_stay_bounded_when_problem_kinds_are_unbounded(
+    caplog: pytest.LogCaptureFixture,
+):
+    """A key built from request data gives a new kind of problem per request: the
+    kinds kept (and warnings logged) are capped, the overflow counted under one kind."""
+    from luna_events.guard import MAX_KINDS, report
+
+    caplog.set_level(logging.WARNING, logger="luna_events.guard")
+    extra = MAX_KINDS * 3
+    for index in range(extra):
+        report("http", "requests", f"tags.image_{index} wrong_type", "expected str")
+    counts = problem_counts()
+    assert len(counts) <= MAX_KINDS + 1
+    assert sum(counts.values()) == extra
+    warnings = [r for r in caplog.records if r.name == "luna_events.guard"]
+    assert len(warnings) <= MAX_KINDS + 1
