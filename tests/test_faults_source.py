@@ -648,3 +648,33 @@ def test_read_from_end_ships_a_file_rotated_in_while_the_shipper_was_down(
     assert summary_count(second.stderr, "events shipped") == len(events)
     assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
     stored_as_sent(influxdb, database, events)
+
+
+def test_a_deleted_file_with_an_unterminated_last_line_is_let_go(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    whole, partial = logs / "whole.log", logs / "partial.log"
+    whole.write_bytes(b'h\n{"luna_event": {"v": 1}}')  # the writer died before its newline
+    partial.write_bytes(b'h\n{"luna_event": {"v"')
+    before = len(os.listdir("/proc/self/fd"))
+    files = FileSource(
+        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0, rotate_wait_secs=0),
+        Checkpoints(data),
+    )
+
+    def read() -> list[bytes]:
+        return [line for _ in range(3) for chunk in files.poll() for line in chunk.lines]
+
+    assert read() == [b"h", b"h"]
+    assert len(os.listdir("/proc/self/fd")) == before + 2
+    whole.unlink()  # rotated away: its space must come back
+    partial.unlink()
+    assert read() == [b'{"luna_event": {"v": 1}}'], "a whole JSON object is shipped"
+    assert len(os.listdir("/proc/self/fd")) == before, "both let go"
+    [report] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{partial}: the last line (19 bytes at offset 2)" in report
+    assert "not a whole JSON object" in report and "the file is gone" in report

@@ -100,7 +100,10 @@ class _Tracked:
     size: int = 0
     """Its size when last looked at."""
     flushed: bool = False
-    """``--once``: its unterminated last line was shipped or reported."""
+    """Its unterminated last line was shipped or reported (``--once``, or it is gone)."""
+    gone: bool = False
+    """Deleted or moved out of the globs, read to its end but for a last line without
+    a newline, which goes first (see :meth:`FileSource._last_line`)."""
     seen: bool = True
     """Found under some path by the latest discovery."""
 
@@ -411,7 +414,11 @@ class FileSource:
             if chunk is not None:
                 chunks.append(chunk)
                 tracked.active = now
-            elif self.once and not tracked.flushed and tracked.size == tracked.read_to:
+            elif (
+                (self.once or tracked.gone)
+                and not tracked.flushed
+                and tracked.size == tracked.read_to
+            ):
                 chunk = self._last_line(tracked)
                 if chunk is not None:
                     chunks.append(chunk)
@@ -442,7 +449,7 @@ class FileSource:
             self._readable(tracked.path)
         if not data:
             return None
-        tracked.flushed = False
+        tracked.flushed = tracked.gone = False
         start = tracked.offset
         lines = tracked.splitter.feed(data)
         if not lines.lines:
@@ -463,7 +470,7 @@ class FileSource:
         )
 
     def _last_line(self, tracked: _Tracked) -> Chunk | None:
-        """``--once`` at the end of a file: its last line has no newline."""
+        """The end of a file (``--once``, or the file is gone): its last line has no newline."""
         tracked.flushed = True
         splitter = tracked.splitter
         if not splitter.buffered:
@@ -479,12 +486,14 @@ class FileSource:
                 position=tracked.position,
             )
         log.warning(
-            "%s: the last line (%d bytes at offset %d) has no newline and is %s: not shipped "
-            "now; it is read once its newline arrives",
+            "%s: the last line (%d bytes at offset %d) has no newline and is %s: %s",
             tracked.path,
             splitter.buffered,
             tracked.offset,
             "over the line limit" if splitter.discarding else "not a whole JSON object",
+            "the file is gone (deleted or moved out of the globs): not shipped"
+            if tracked.gone
+            else "not shipped now; it is read once its newline arrives",
         )
         return None
 
@@ -492,8 +501,6 @@ class FileSource:
         """Let go of a file read to its end that is deleted, or no longer under its path."""
         if tracked.descriptor is None:
             return not tracked.seen  # closed, and gone from the globs: its checkpoint stays
-        if tracked.splitter.buffered:
-            return False
         try:
             if os.fstat(tracked.descriptor).st_size > tracked.read_to:
                 return False  # not read to its end yet (written just before it went)
@@ -501,9 +508,12 @@ class FileSource:
             current = (stat.st_dev, stat.st_ino) == (tracked.device, tracked.inode)
         except OSError:
             current = False
-        if current:
+        if current or not (self.once or now - tracked.active >= self.config.rotate_wait_secs):
             return False
-        return self.once or now - tracked.active >= self.config.rotate_wait_secs
+        if tracked.splitter.buffered and not tracked.flushed:
+            tracked.gone = True  # its last line is shipped or reported first (poll)
+            return False
+        return True
 
     def at_end(self) -> bool:
         """Every file is read to its last line, after a fresh look."""
