@@ -144,3 +144,14 @@ def test_a_json_escaped_marker_key_is_read_the_same_on_every_path():
     assert TRANSFORM(line).kind is LineKind.EVENT
     assert parse_line(line).kind is LineKind.EVENT
     assert _slow_kind(line) is LineKind.EVENT
+
+
+def test_invalid_utf8_outside_the_event_is_refused_on_the_fast_path_too():
+    line = (
+        b'{"luna_event": {"v": 1, "series": "sdkloop_task", "time": 5, "tags": '
+        b'{"service": "luna-remote-sdk", "image_count": 1}, "fields": {"execution_time": 0.5}}, '
+        b'"message": "caf\xe9"}'
+    )
+    assert TRANSFORM.encode(line) is None
+    outcome = TRANSFORM(line)
+    assert [(p.code, p.path) for p in outcome.problems] == [("invalid_utf8", "line")]
