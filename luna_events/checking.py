@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from typing import Any
 
 from luna_events.errors import InvalidEvent, Problem
@@ -51,6 +52,19 @@ def check_strictly(event: object, service: str | None = None) -> None:
     problems = problems_of(event, service)
     if problems:
         raise InvalidEvent(problems)
+
+
+@contextmanager
+def noted_on(failure: BaseException | None) -> Iterator[None]:
+    """Strict mode beside the caller's own exception: an :class:`InvalidEvent` raised
+    in the block becomes a note on ``failure``, which propagates untouched otherwise
+    (without a ``failure``, it is raised as usual)."""
+    try:
+        yield
+    except InvalidEvent as invalid:
+        if failure is None:
+            raise
+        failure.add_note(f"luna-events strict mode: {invalid}")
 
 
 class StrictFilter(logging.Filter):

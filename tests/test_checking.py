@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import math
@@ -256,3 +257,69 @@ def test_warnings_stay_bounded_when_problem_kinds_are_unbounded(
     assert sum(counts.values()) == extra
     warnings = [r for r in caplog.records if r.name == "luna_events.guard"]
     assert len(warnings) <= MAX_KINDS + 1
+
+
+class AppBug(Exception):
+    """The application's own failure."""
+
+
+def test_strict_mode_never_replaces_the_apps_own_exception():
+    """In strict mode a handler or task that raises keeps its own exception; the
+    monitoring problems are a note on it (they replaced it with InvalidEvent before)."""
+    from aiohttp.test_utils import make_mocked_request
+    from aiohttp.web import HTTPNotFound
+    from aiohttp.web_urldispatcher import MatchInfoError
+
+    from luna_events.helpers.tasks import subtask
+    from luna_events.http.aiohttp import monitoring_middleware
+    from luna_events.http.asgi import MonitoringMiddleware as AsgiMiddleware
+    from luna_events.http.wsgi import MonitoringMiddleware as WsgiMiddleware
+    from luna_events.timing import request_data
+
+    def spoil() -> None:
+        data = request_data()
+        assert data is not None
+        data.fields["load_images_for_processing_time"] = math.nan
+
+    async def asgi_app(scope: object, receive: object, send: object) -> None:
+        spoil()
+        raise AppBug("asgi")
+
+    async def aiohttp_handler(request: object) -> object:
+        spoil()
+        raise AppBug("aiohttp")
+
+    def wsgi_app(environ: object, start_response: object) -> list[bytes]:
+        spoil()
+        raise AppBug("wsgi")
+
+    monitor = Monitor(strict=True)
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+    asgi = AsgiMiddleware(asgi_app, monitor=monitor, service="luna-tasks")
+    aio = monitoring_middleware(monitor=monitor, service="luna-tasks")
+    wsgi = WsgiMiddleware(wsgi_app, monitor=monitor, service="luna-tasks")
+    failures = []
+    with pytest.raises(AppBug) as raised:
+        asyncio.run(asgi(scope, None, None))  # type: ignore[arg-type]
+    failures.append(raised.value)
+    request = make_mocked_request("GET", "/x")
+    request._match_info = MatchInfoError(HTTPNotFound())  # no route: a resource of None
+    with pytest.raises(AppBug) as raised:
+        asyncio.run(aio(request, aiohttp_handler))  # type: ignore[arg-type]
+    failures.append(raised.value)
+    with pytest.raises(AppBug) as raised:
+        wsgi({"REQUEST_METHOD": "GET"}, lambda *args: None)  # type: ignore[arg-type]
+    failures.append(raised.value)
+    with (
+        pytest.raises(AppBug) as raised,
+        subtask(task_id=7, subtask_id=1, task_type=5, monitor=monitor) as data,
+    ):
+        data.fields["linked_faces"] = "many"
+        raise AppBug("task")
+    failures.append(raised.value)
+    assert [str(f) for f in failures] == ["asgi", "aiohttp", "wsgi", "task"]
+    for failure in failures:
+        notes = getattr(failure, "__notes__", [])
+        assert len(notes) == 1 and "strict mode" in notes[0], notes
+    assert "linked_faces" in failures[-1].__notes__[0]
+    assert "load_images_for_processing_time" in failures[0].__notes__[0]

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 from luna_events import series
-from luna_events.checking import merge_extras
+from luna_events.checking import merge_extras, noted_on
 from luna_events.errors import InvalidEvent
 from luna_events.event import Event, now_ns
 from luna_events.guard import report, report_error
@@ -47,44 +47,70 @@ def subtask(
     started = time.perf_counter()
     ids = _Ids(task_id, subtask_id, task_type)
     with collecting() as data:
+        failure: BaseException | None = None
         try:
             yield data
         except BaseException as error:
-            code = getattr(error, "error_code", UNKNOWN_ERROR)
-            _guarded(
-                monitor,
-                "subtask_errors",
-                lambda: series.subtask_errors(
-                    task_id=task_id,
-                    subtask_id=subtask_id,
-                    task_type=task_type,
-                    error_code=code if type(code) is int else UNKNOWN_ERROR,
-                ),
-            )
+            failure = error
             raise
         finally:
-            elapsed = seconds_since(started)
-            status = _status(data)
-            _guarded(
-                monitor,
-                "subtask_execution",
-                lambda: _execution(data, ids, started_ns, monitor.strict),
-            )
-            _guarded(
-                monitor,
-                "subtask_final",
-                lambda: series.subtask_final(
-                    task_id=task_id,
-                    subtask_id=subtask_id,
-                    task_type=task_type,
-                    execution_time=elapsed,
-                    status=status,
-                ),
-            )
+            with noted_on(failure):  # strict mode never replaces the subtask's exception
+                _emit_subtask(monitor, data, ids, started_ns, seconds_since(started), failure)
+
+
+def _emit_subtask(
+    monitor: Monitor,
+    data: MonitoringData,
+    ids: _Ids,
+    started_ns: int,
+    elapsed: float,
+    failure: BaseException | None,
+) -> None:
+    """Emit ``subtask_errors`` (when the subtask raised ``failure``),
+    ``subtask_execution`` and ``subtask_final``."""
+    if failure is not None:
+        _guarded(
+            monitor,
+            "subtask_errors",
+            lambda: series.subtask_errors(
+                task_id=ids.task_id,
+                subtask_id=ids.subtask_id,
+                task_type=ids.task_type,
+                error_code=_error_code(failure),
+            ),
+        )
+    status = _status(data)
+    _guarded(
+        monitor,
+        "subtask_execution",
+        lambda: _execution(data, ids, started_ns, monitor.strict),
+    )
+    _guarded(
+        monitor,
+        "subtask_final",
+        lambda: series.subtask_final(
+            task_id=ids.task_id,
+            subtask_id=ids.subtask_id,
+            task_type=ids.task_type,
+            execution_time=elapsed,
+            status=status,
+        ),
+    )
+
+
+def _error_code(failure: BaseException) -> int:
+    """The exception's ``error_code`` attribute when it is an int, else 1."""
+    code = getattr(failure, "error_code", UNKNOWN_ERROR)
+    return code if type(code) is int else UNKNOWN_ERROR
 
 
 def _status(data: MonitoringData) -> int | None:
-    status = data.fields.pop("status", None)
+    """The ``status`` the subtask set in its fields (taken out of them), if an int."""
+    try:
+        status = data.fields.pop("status", None)
+    except Exception as error:  # fields replaced by something else
+        report_error("tasks", "subtask_final", error)
+        return None
     if status is not None and type(status) is not int:
         report(
             "tasks", "subtask_final", "fields.status wrong_type", "status must be an int; left out"

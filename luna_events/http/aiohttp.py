@@ -40,10 +40,12 @@ def monitoring_middleware(
             try:
                 response = await handler(request)
             except web.HTTPException as failure:
-                record.finish(_resource(request), failure.status, _error_code(failure))
+                record.finish_failed(
+                    _resource(request), failure.status, _error_code(failure), failure
+                )
                 raise
-            except BaseException:
-                record.finish(_resource(request), 500, UNKNOWN_ERROR)
+            except BaseException as failure:
+                record.finish_failed(_resource(request), 500, UNKNOWN_ERROR, failure)
                 raise
         code = None
         if (

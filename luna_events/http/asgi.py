@@ -75,8 +75,8 @@ class MonitoringMiddleware:
         with collecting(record.data):
             try:
                 await self.app(scope, receive, watch)
-            except BaseException:
-                record.finish(_resource(scope, root_path), 500, UNKNOWN_ERROR)
+            except BaseException as failure:
+                record.finish_failed(_resource(scope, root_path), 500, UNKNOWN_ERROR, failure)
                 raise
         code = error_code_from_body(response["body"], response["content_type"])
         record.finish(_resource(scope, root_path), response["status"], code)

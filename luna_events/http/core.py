@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from luna_events import series
-from luna_events.checking import merge_extras
+from luna_events.checking import merge_extras, noted_on
 from luna_events.errors import InvalidEvent
 from luna_events.event import route_tag
 from luna_events.guard import report, report_error
@@ -91,6 +91,14 @@ class RequestRecord:
             if self.monitor.strict and isinstance(error, InvalidEvent):
                 raise  # strict mode (development): the mistake surfaces here
             report_error("http", "requests", error)
+
+    def finish_failed(
+        self, resource: str | None, status: int, error_code: int | None, failure: BaseException
+    ) -> None:
+        """:meth:`finish` for a request whose handler raised ``failure``: that exception
+        is what propagates, so in strict mode the problems become a note on it."""
+        with noted_on(failure):
+            self.finish(resource, status, error_code)
 
     def _finish(self, resource: str | None, status: int, error_code: int | None) -> None:
         elapsed = seconds_since(self.started)

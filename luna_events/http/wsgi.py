@@ -101,8 +101,8 @@ class MonitoringMiddleware:
         with collecting(record.data):
             try:
                 body = self.app(environ, watch)
-            except BaseException:
-                record.finish(self.route_of(environ), 500, UNKNOWN_ERROR)
+            except BaseException as failure:
+                record.finish_failed(self.route_of(environ), 500, UNKNOWN_ERROR, failure)
                 raise
         return _Body(body, record, response, lambda: self.route_of(environ))
 
