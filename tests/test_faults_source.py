@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from luna_events.event import Event
 from luna_events.jsonline import MARKER
 from luna_events.localservers import InfluxDB1
 from luna_events.ship.checkpoints import Checkpoints
@@ -41,6 +42,7 @@ from .shipping import (
     write_toml,
 )
 from .test_faults_state import run_once, summary_count
+from .test_file_source import read_all
 
 HEADER = b"# service log, format 3\n"
 """The same first line in every file of a service (what broke the first-line checksum)."""
@@ -268,14 +270,20 @@ def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
     assert "can be read now" in reports[1]
 
 
+def older_events(count: int, seed: int) -> list[Event]:
+    """Events apart from :func:`make_events`' in time and sequence (``seq`` from 10,000)."""
+    old = make_events(count, seed=seed)
+    for event in old:
+        event.fields["seq"] = int(event.fields["seq"]) + 10_000
+        event.time_ns += 10**12
+    return old
+
+
 @pytest.mark.server
 def test_read_from_end_after_a_restart_ships_what_was_written_meanwhile(
     tmp_path: Path, influxdb: InfluxDB1, database: str
 ):
-    old = make_events(300, seed=209)
-    for event in old:  # apart from the new events in time and sequence
-        event.fields["seq"] = int(event.fields["seq"]) + 10_000
-        event.time_ns += 10**12
+    old = older_events(300, seed=209)
     events = make_events(2_000, seed=211)
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -420,14 +428,6 @@ def test_identity_follows_rotation_copytruncate_and_inode_reuse_under_one_header
     data.mkdir()
     config = SourceConfig(include=[str(logs / "*.log*")], glob_interval_secs=0, rotate_wait_secs=0)
 
-    def read(files: FileSource) -> list[bytes]:
-        lines: list[bytes] = []
-        for _ in range(4):
-            for chunk in files.poll():
-                lines.extend(chunk.lines)
-                files.commit({chunk.source_id: chunk.position})
-        return lines
-
     def append(path: Path, *lines: bytes) -> None:
         with open(path, "ab") as handle:
             handle.write(b"".join(item + b"\n" for item in lines))
@@ -436,23 +436,23 @@ def test_identity_follows_rotation_copytruncate_and_inode_reuse_under_one_header
     files = FileSource(config, Checkpoints(data))
     append(logs / "a.log", header, b"a1", b"a2")
     append(logs / "b.log", header, b"b1")
-    assert sorted(read(files)) == sorted([header, b"a1", b"a2", header, b"b1"])
+    assert sorted(read_all(files)) == sorted([header, b"a1", b"a2", header, b"b1"])
     shutil.copyfile(logs / "a.log", logs / "a.log.1")  # copytruncate
     os.truncate(logs / "a.log", 0)
     append(logs / "a.log", header, b"a3")
-    assert read(files) == [header, b"a3"], "the copy is known by its content: nothing again"
+    assert read_all(files) == [header, b"a3"], "the copy is known by its content: nothing again"
     (logs / "b.log").unlink()  # its inode may be reused by the next file
     append(logs / "c.log", header, b"c1")
-    assert read(files) == [header, b"c1"]
+    assert read_all(files) == [header, b"c1"]
     os.rename(logs / "a.log", logs / "a.log.2")  # rename rotation; the writer goes on a bit
     append(logs / "a.log.2", b"a4")
     append(logs / "a.log", header, b"a5")
-    assert sorted(read(files)) == sorted([b"a4", header, b"a5"])
+    assert sorted(read_all(files)) == sorted([b"a4", header, b"a5"])
     files.close()
     restarted = FileSource(config, Checkpoints(data))
     for name, line_ in (("a.log", b"a6"), ("a.log.2", b"a7"), ("c.log", b"c2")):
         append(logs / name, line_)
-    assert sorted(read(restarted)) == [b"a6", b"a7", b"c2"], "each file has its own checkpoint"
+    assert sorted(read_all(restarted)) == [b"a6", b"a7", b"c2"], "each file has its own checkpoint"
 
 
 def test_a_file_rewritten_while_closed_is_read_again(tmp_path: Path):
@@ -468,22 +468,14 @@ def test_a_file_rewritten_while_closed_is_read_again(tmp_path: Path):
     for name in "abc":
         (logs / f"{name}.log").write_bytes(header + b"\n" + name.encode() + b"1\n")
 
-    def read() -> list[bytes]:
-        lines: list[bytes] = []
-        for _ in range(10):
-            for chunk in files.poll():
-                lines.extend(chunk.lines)
-                files.commit({chunk.source_id: chunk.position})
-        return lines
-
-    assert sorted(read()) == sorted([header, b"a1", header, b"b1", header, b"c1"])
+    assert sorted(read_all(files, 10)) == sorted([header, b"a1", header, b"b1", header, b"c1"])
     with open(logs / "b.log", "r+b") as rewritten:  # rewritten in place, same inode
         rewritten.truncate(0)
         rewritten.write(header + b"\nb2 is longer\n")
     for name in "ac":
         with open(logs / f"{name}.log", "ab") as handle:
             handle.write(name.encode() + b"2\n")
-    assert sorted(read()) == sorted([b"a2", header, b"b2 is longer", b"c2"])
+    assert sorted(read_all(files, 10)) == sorted([b"a2", header, b"b2 is longer", b"c2"])
 
 
 @pytest.mark.server
@@ -525,24 +517,16 @@ def test_a_file_gone_from_the_globs_is_read_to_its_end_before_it_is_let_go(tmp_p
     config = SourceConfig(include=[str(logs / "app.log")], glob_interval_secs=0, rotate_wait_secs=0)
     (logs / "app.log").write_bytes(b"h\na1\n")
 
-    def read(files: FileSource) -> list[bytes]:
-        lines: list[bytes] = []
-        for _ in range(4):
-            for chunk in files.poll():
-                lines.extend(chunk.lines)
-                files.commit({chunk.source_id: chunk.position})
-        return lines
-
     first = FileSource(config, Checkpoints(data))
-    assert read(first) == [b"h", b"a1"]
+    assert read_all(first) == [b"h", b"a1"]
     first.close()
     files = FileSource(config, Checkpoints(data))
-    assert read(files) == []
+    assert read_all(files) == []
     with open(logs / "app.log", "ab") as handle:
         handle.write(b"a2\n")
     os.rename(logs / "app.log", tmp_path / "app.log.1")
     (logs / "app.log").write_bytes(b"h2\nb1\n")
-    assert sorted(read(files)) == [b"a2", b"b1", b"h2"]
+    assert sorted(read_all(files)) == [b"a2", b"b1", b"h2"]
     assert [t.path for t in files._tracked.values()] == [str(logs / "app.log")]
 
 
@@ -624,10 +608,7 @@ def test_what_is_not_a_regular_file_is_reported_once_and_never_blocks(
 def test_read_from_end_ships_a_file_rotated_in_while_the_shipper_was_down(
     tmp_path: Path, influxdb: InfluxDB1, database: str
 ):
-    old = make_events(200, seed=221)
-    for event in old:  # apart from the new events in time and sequence
-        event.fields["seq"] = int(event.fields["seq"]) + 10_000
-        event.time_ns += 10**12
+    old = older_events(200, seed=221)
     events = make_events(700, seed=223)
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -666,14 +647,11 @@ def test_a_deleted_file_with_an_unterminated_last_line_is_let_go(
         Checkpoints(data),
     )
 
-    def read() -> list[bytes]:
-        return [line for _ in range(3) for chunk in files.poll() for line in chunk.lines]
-
-    assert read() == [b"h", b"h"]
+    assert read_all(files) == [b"h", b"h"]
     assert len(os.listdir("/proc/self/fd")) == before + 2
     whole.unlink()  # rotated away: its space must come back
     partial.unlink()
-    assert read() == [b'{"luna_event": {"v": 1}}'], "a whole JSON object is shipped"
+    assert read_all(files) == [b'{"luna_event": {"v": 1}}'], "a whole JSON object is shipped"
     assert len(os.listdir("/proc/self/fd")) == before, "both let go"
     [report] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert f"{partial}: the last line (19 bytes at offset 2)" in report

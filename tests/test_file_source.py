@@ -20,9 +20,10 @@ def source(tmp_path: Path, **options: Any) -> FileSource:
     return FileSource(config, Checkpoints(data))
 
 
-def read_all(files: FileSource) -> list[bytes]:
+def read_all(files: FileSource, rounds: int = 5) -> list[bytes]:
+    """The lines ``rounds`` polls give, each chunk committed as the topology would."""
     lines: list[bytes] = []
-    for _ in range(5):
+    for _ in range(rounds):
         for chunk in files.poll():
             lines.extend(chunk.lines)
             files.commit({chunk.source_id: chunk.position})
