@@ -323,3 +323,29 @@ def test_strict_mode_never_replaces_the_apps_own_exception():
         assert len(notes) == 1 and "strict mode" in notes[0], notes
     assert "linked_faces" in failures[-1].__notes__[0]
     assert "load_images_for_processing_time" in failures[0].__notes__[0]
+
+
+@pytest.mark.parametrize("use_queue", [False, True], ids=["direct", "queued"])
+def test_a_record_the_handler_cannot_write_is_reported_once_not_a_traceback_each(
+    use_queue: bool, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+):
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    stream = io.StringIO()
+    setup = configure_logging(service="luna-tasks-worker", stream=stream, use_queue=use_queue)
+    try:
+        for _ in range(3):
+            tags = {"task_id": Unprintable()}
+            emit(Event("worker_queue", 1, tags, {"transport_time": 0.5}))  # type: ignore[arg-type]
+        emit(valid())
+    finally:
+        setup.close()
+    assert "Logging error" not in capsys.readouterr().err
+    assert problem_counts()[("write", "worker_queue", "RuntimeError")] == 3
+    written = [
+        r for r in caplog.records if r.name == "luna_events.guard" and "in write" in r.getMessage()
+    ]
+    assert len(written) == 1
+    assert [parse_line(line).kind.name for line in stream.getvalue().splitlines()] == ["EVENT"]

@@ -6,11 +6,14 @@ import atexit
 import logging
 import logging.handlers
 import queue
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from luna_events.checking import StrictFilter, WarningFilter, strict_from_env
+from luna_events.event import FORMAT_KEY
+from luna_events.guard import report_error, series_of
 from luna_events.logs.stdlib import JsonLineFormatter
 from luna_events.monitor import DEFAULT_LOGGER, Monitor, get_monitor, set_monitor
 from luna_events.plugins import PluginRunner, load_plugins
@@ -25,6 +28,26 @@ class _DeferredQueueHandler(logging.handlers.QueueHandler):
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
         return record
+
+
+class _ReportsWriteErrors(logging.Handler):
+    """A record the handler cannot format or write is reported through
+    :mod:`luna_events.guard` (one warning per kind, then counted), not a traceback on
+    stderr for every record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        event = record.__dict__.get(FORMAT_KEY)
+        series = series_of(event) if event is not None else "(ordinary line)"
+        report_error("write", series, error if error is not None else RuntimeError(record.msg))
+
+
+class _FileHandler(_ReportsWriteErrors, logging.handlers.WatchedFileHandler):
+    """The log file, reopened when logrotate moves it."""
+
+
+class _StreamHandler(_ReportsWriteErrors, logging.StreamHandler):  # type: ignore[type-arg]
+    """The given stream."""
 
 
 _ACTIVE: list[LoggingSetup] = []
@@ -103,10 +126,7 @@ def configure_logging(
     if (path is None) == (stream is None):
         raise ValueError("give exactly one of path= or stream=")
     target: logging.Handler
-    if path is not None:
-        target = logging.handlers.WatchedFileHandler(path, encoding="utf-8")
-    else:
-        target = logging.StreamHandler(stream)
+    target = _FileHandler(path, encoding="utf-8") if path is not None else _StreamHandler(stream)
     target.setFormatter(JsonLineFormatter(service=service, **formatter_options))
     strict = strict_from_env() if strict is None else strict
     chosen = logging.getLogger(logger) if isinstance(logger, str) else logger
