@@ -474,3 +474,36 @@ def test_aiohttp_raised_http_exception_with_a_binary_body_keeps_its_answer(tmp_p
         ("errors", "GET:/luna-error", 400),
     ]
     assert [e.tags["error_code"] for e in events if e and e.series == "errors"] == [1, 12002]
+
+
+def test_a_streamed_flask_body_sees_its_requests_data(tmp_path: Path):
+    """The body of a streamed WSGI response runs after the app returned: the request's
+    container must still be current there (it was None, and the documented
+    ``request_data().fields[...] = ...`` cut the stream short)."""
+    from flask import Flask, Response, stream_with_context
+
+    from luna_events.http.wsgi import monitor_flask
+
+    app = Flask("luna-tasks-stream")
+
+    @app.get("/tasks/<int:task_id>/report")
+    def report(task_id: int) -> Response:
+        def chunks() -> Iterator[bytes]:
+            yield b"first,"
+            data = request_data()
+            assert data is not None
+            data.fields["report_rows"] = 2
+            load(1)
+            yield b"second"
+
+        return Response(stream_with_context(chunks()))
+
+    monitor_flask(app, service=SERVICE)
+    with monitoring(tmp_path) as (_, log), wsgi_server(app) as url:
+        response = httpx.get(url + "/tasks/7/report", timeout=10)
+    assert (response.status_code, response.content) == (200, b"first,second")
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    assert [(e.series, e.tags["status_code"]) for e in events if e] == [("requests", 200)]
+    fields = events[0].fields if events[0] else {}
+    assert fields["report_rows"] == 2
+    assert float(fields["load_images_for_processing_time"]) >= 0.001

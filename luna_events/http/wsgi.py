@@ -126,7 +126,14 @@ class _Body:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            for chunk in self._body:
+            chunks = iter(self._body)
+            while True:
+                # a streamed body runs here, after the app returned: its request's
+                # container is made current around each step, as during the app call
+                with collecting(self._record.data):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    return
                 if self._response["status"] >= 400 and len(self._seen) < ERROR_BODY_LIMIT:
                     self._seen += chunk
                 yield chunk
