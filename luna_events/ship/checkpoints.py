@@ -116,10 +116,6 @@ class Checkpoints:
             where,
         )
 
-    def get(self, key: str) -> Position | None:
-        """Where a file was left, or ``None`` if it was never read."""
-        return self.positions.get(key)
-
     def update(self, positions: dict[str, Position]) -> None:
         """Record ``key -> position`` and save.
 

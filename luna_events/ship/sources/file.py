@@ -130,7 +130,7 @@ class _Tracked:
 class _Reports:
     """Problems told to the operator once each (unreadable files), or at a bounded rate."""
 
-    unreadable: dict[str, str] = field(default_factory=dict)
+    unreadable: set[str] = field(default_factory=set)
     no_room_at: float = float("-inf")
 
 
@@ -231,12 +231,13 @@ class FileSource:
         """Say once that ``path`` cannot be read, and why."""
         if path not in self._reports.unreadable:
             reason = error if isinstance(error, str) else error.strerror or str(error)
-            self._reports.unreadable[path] = reason
+            self._reports.unreadable.add(path)
             log.warning("cannot read %s: %s; skipped until it can be read", path, reason)
 
     def _readable(self, path: str) -> None:
         """``path`` was read: say so if it was reported unreadable."""
-        if self._reports.unreadable.pop(path, None) is not None:
+        if path in self._reports.unreadable:
+            self._reports.unreadable.discard(path)
             log.warning("%s can be read now: shipping it", path)
 
     def _no_room(self, path: str, error: OSError) -> None:

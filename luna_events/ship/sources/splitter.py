@@ -63,7 +63,9 @@ class LineSplitter:
         """Take the next bytes of the stream; return the lines they complete."""
         out = Lines()
         recent = self._recent
-        self._recent = (recent + data)[-TAIL_BYTES:]
+        self._recent = (
+            data[-TAIL_BYTES:] if len(data) >= TAIL_BYTES else (recent + data)[-TAIL_BYTES:]
+        )
         last = data.rfind(b"\n")
         if last < 0:
             self._extend(data)
