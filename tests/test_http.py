@@ -507,3 +507,52 @@ def test_a_streamed_flask_body_sees_its_requests_data(tmp_path: Path):
     fields = events[0].fields if events[0] else {}
     assert fields["report_rows"] == 2
     assert float(fields["load_images_for_processing_time"]) >= 0.001
+
+
+def test_a_streamed_sanic_response_sees_its_requests_data(tmp_path: Path):
+    """Sanic runs response middleware at ``request.respond()``, before a streaming
+    handler sends its body: the request's container was taken away there, and the
+    documented ``request_data().fields[...] = ...`` cut the stream short."""
+    from sanic import Sanic
+    from sanic.exceptions import SanicException
+    from sanic_testing.testing import SanicTestClient
+
+    from luna_events.http.sanic import monitor_sanic
+
+    app = Sanic("luna_tasks_stream")
+
+    @app.get("/tasks/<task_id:int>/report")
+    async def report(request: Any, task_id: int) -> None:
+        stream = await request.respond(content_type="text/plain")
+        await stream.send("first,")
+        data = request_data()
+        assert data is not None
+        data.fields["report_rows"] = 2
+        await stream.send("second")
+        await stream.eof()
+
+    class Conflict(SanicException):
+        status_code = 409
+
+        @property
+        def error_code(self) -> int:
+            raise KeyError("a buggy error_code")
+
+    @app.get("/conflict")
+    async def conflict(request: Any) -> None:
+        raise Conflict("conflict")
+
+    client = SanicTestClient(app, port=free_port())
+    with monitoring(tmp_path) as (_, log):
+        monitor_sanic(app)
+        _, answer = client.get("/tasks/7/report")
+        _, refused = client.get("/conflict")
+    assert (answer.status, answer.body) == (200, b"first,second")
+    assert refused.status == 409
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    assert [(e.series, e.tags["route"]) for e in events if e] == [
+        ("requests", "GET:/tasks/{task_id}/report"),
+        ("requests", "GET:/conflict"),  # a failing error_code attribute loses no event
+        ("errors", "GET:/conflict"),
+    ]
+    assert events[0] is not None and events[0].fields["report_rows"] == 2

@@ -6,10 +6,13 @@
     monitor_sanic(app)            # after configure_logging(...)
 
 A request hook starts the record (and makes :func:`~luna_events.request_data` the
-request's), a response hook emits ``requests`` (and ``errors``) with the route
-template from Sanic's router (``/tasks/<task_id:int>`` becomes ``/tasks/{task_id}``),
-and the ``http.lifecycle.exception`` signal notes an unhandled exception, so its
-``error_code`` attribute (or 1) is the error code. Responses pass untouched.
+request's), the ``http.lifecycle.response`` signal emits ``requests`` (and
+``errors``) with the route template from Sanic's router (``/tasks/<task_id:int>``
+becomes ``/tasks/{task_id}``), and the ``http.lifecycle.exception`` signal notes an
+unhandled exception, so its ``error_code`` attribute (or 1) is the error code.
+Responses pass untouched. The signal, unlike response middleware (which runs at
+``request.respond()``), comes once the handler is done, so a streaming handler keeps
+its container and its timing to the end.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def monitor_sanic(app: Any, *, monitor: Monitor | None = None, service: str | No
             record = getattr(request.ctx, "luna_record", None)
             if record is None:
                 return
+            request.ctx.luna_record = None  # once, even if Sanic signals twice
             token = getattr(request.ctx, "luna_token", None)
             if token is not None:
                 stop_collecting(token)
@@ -73,7 +77,7 @@ def monitor_sanic(app: Any, *, monitor: Monitor | None = None, service: str | No
             report_error("http", "requests", error)
 
     app.register_middleware(start, "request", priority=FIRST)
-    app.register_middleware(finish, "response")
+    app.signal("http.lifecycle.response")(finish)
     app.signal("http.lifecycle.exception")(failed)
 
 
@@ -89,7 +93,11 @@ def _error_code(request: Any, response: Any) -> int | None:
         return None
     failure = getattr(request.ctx, "luna_failure", None)
     if failure is not None:
-        code = getattr(failure, "error_code", None)
+        try:
+            code = getattr(failure, "error_code", None)
+        except Exception as error:  # the app's attribute: its bug must not lose the events
+            report_error("http", "errors", error)
+            code = None
         if type(code) is int:
             return code
     body = response.body
