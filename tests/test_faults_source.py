@@ -229,16 +229,19 @@ def test_too_few_descriptors_is_a_loud_wait_not_a_crash(
 def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
     tmp_path: Path, influxdb: InfluxDB1, database: str
 ):
-    events = make_events(1_200, seed=207)
-    logs = tmp_path / "logs"
+    events = make_events(1_300, seed=207)
+    logs, private = tmp_path / "logs", tmp_path / "private"
     logs.mkdir()
+    private.mkdir()
     readable, locked = logs / "open.jsonl", logs / "locked.jsonl"
     readable.write_bytes(b"".join(line(e) for e in events[:500]))
     locked.write_bytes(b"".join(line(e) for e in events[500:1_000]))
+    (private / "a.jsonl").write_bytes(b"".join(line(e) for e in events[1_200:]))
     locked.chmod(0o000)
-    config = write_toml(
-        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
-    )
+    private.chmod(0o000)  # a directory glob cannot list says nothing by itself
+    settings = ship_config(tmp_path, influx_sink(influxdb, database))
+    settings["source"]["include"].append(str(private / "*.jsonl"))
+    config = write_toml(tmp_path / "ship.toml", settings)
     command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)]
     if os.geteuid() == 0:  # root reads anything: drop the capabilities that allow it
         setpriv = shutil.which("setpriv")
@@ -257,6 +260,7 @@ def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
         (logs / "later.jsonl").write_bytes(b"".join(line(e) for e in later))
         wait_for(influxdb, database, 700, timeout=60)
         locked.chmod(0o644)
+        private.chmod(0o755)
         numbers = wait_for(influxdb, database, len(events), timeout=60)
     finally:
         process.terminate()
@@ -264,10 +268,11 @@ def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
     assert process.returncode == 0 and "Traceback" not in stderr, stderr
     assert sorted(numbers) == list(range(len(events)))
     stored_as_sent(influxdb, database, events)
-    reports = [row for row in stderr.splitlines() if str(locked) in row]
-    assert len(reports) == 2, stderr
-    assert "WARNING" in reports[0] and "Permission denied" in reports[0]
-    assert "can be read now" in reports[1]
+    for unreadable in (locked, private):
+        reports = [row for row in stderr.splitlines() if str(unreadable) in row]
+        assert len(reports) == 2, stderr
+        assert "WARNING" in reports[0] and "Permission denied" in reports[0]
+        assert "can be read now" in reports[1]
 
 
 def older_events(count: int, seed: int) -> list[Event]:

@@ -160,10 +160,29 @@ class FileSource:
     def _paths(self) -> list[str]:
         found: list[str] = []
         for pattern in self.config.include:
-            for path in sorted(glob.glob(pattern)):
+            matches = glob.glob(pattern)
+            if not matches:
+                self._check_directory(pattern)  # glob says nothing of what it cannot list
+            elif self._reports.unreadable:
+                self._readable(_directory_of(pattern))
+            for path in sorted(matches):
                 if not any(fnmatch(path, ex) for ex in self.config.exclude):
                     found.append(path)
         return list(dict.fromkeys(found))
+
+    def _check_directory(self, pattern: str) -> None:
+        """A pattern matched nothing: report its directory once if it cannot be listed."""
+        directory = _directory_of(pattern)
+        try:
+            with os.scandir(directory):
+                pass
+        except FileNotFoundError:
+            return  # not there yet
+        except OSError as error:
+            if error.errno not in _NO_ROOM:
+                self._unreadable(directory, error)
+            return
+        self._readable(directory)
 
     def _discover(self) -> None:
         """Look at every path: follow known inodes, identify new files, let go of old ones."""
@@ -573,6 +592,16 @@ def _after_last_newline(descriptor: int, size: int) -> int:
             return begin + newline + 1
         end = begin
     return 0
+
+
+def _directory_of(pattern: str) -> str:
+    """The directory a glob pattern lists: its parts before the first wildcard."""
+    fixed: list[str] = []
+    for part in Path(pattern).parent.parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return str(Path(*fixed)) if fixed else "."
 
 
 def _kind(mode: int) -> str:
