@@ -556,3 +556,44 @@ def test_a_streamed_sanic_response_sees_its_requests_data(tmp_path: Path):
         ("errors", "GET:/conflict"),
     ]
     assert events[0] is not None and events[0].fields["report_rows"] == 2
+
+
+def test_asgi_background_tasks_are_not_the_requests_time(tmp_path: Path):
+    """Starlette runs background tasks after the response is sent, inside the app
+    call: the request is finished when its last body message is sent, so its
+    execution time leaves them out and one that raises does not make the answered
+    request a 500."""
+    from starlette.applications import Starlette
+    from starlette.background import BackgroundTask
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from luna_events.http.asgi import MonitoringMiddleware
+
+    release = threading.Event()
+
+    def after_response() -> None:
+        if not release.wait(30):
+            raise TimeoutError("never released")
+        raise RuntimeError("a failing background task")
+
+    async def task(request: Request) -> JSONResponse:
+        return JSONResponse({"task_id": 7}, background=BackgroundTask(after_response))
+
+    app = Starlette(
+        routes=[Route("/tasks/{task_id:int}", task)], middleware=[Middleware(MonitoringMiddleware)]
+    )
+
+    with monitoring(tmp_path) as (_, log), uvicorn_server(app) as url:
+        response = httpx.get(url + "/tasks/7", timeout=10)
+        deadline = time.monotonic() + 20
+        while "GET:/tasks/{task_id}" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        written_before_release = log.read_text()
+        release.set()  # uvicorn lets the failing task end before it stops
+    assert response.status_code == 200
+    assert "GET:/tasks/{task_id}" in written_before_release, "the event waited for the task"
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    assert [(e.series, e.tags["status_code"]) for e in events if e] == [("requests", 200)]

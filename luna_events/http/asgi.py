@@ -34,8 +34,10 @@ class MonitoringMiddleware:
 
     The route is the matched route's template (``scope["route"].path`` under the
     mount's prefix), never the raw path. Messages pass through untouched; only an
-    error response's body is peeked at for its ``error_code``. An exception from the
-    app is recorded as status 500, error code 1, and re-raised.
+    error response's body is peeked at for its ``error_code``. The request is finished
+    when its last body message is sent (background tasks run after it, untimed). An
+    exception from the app before that is recorded as status 500, error code 1; any
+    exception is re-raised.
     """
 
     def __init__(
@@ -57,6 +59,13 @@ class MonitoringMiddleware:
         record = RequestRecord(self.monitor, self.service, scope["method"], request_id_from(header))
         root_path = scope.get("root_path", "")
         response: dict[str, Any] = {"status": 500, "content_type": None, "body": b""}
+        finished = False
+
+        def finish() -> None:
+            nonlocal finished
+            finished = True
+            code = error_code_from_body(response["body"], response["content_type"])
+            record.finish(_resource(scope, root_path), response["status"], code)
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,15 +80,18 @@ class MonitoringMiddleware:
             ):
                 response["body"] += message.get("body", b"")
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finish()  # answered: what the app does next (background tasks) is not the request
 
         with collecting(record.data):
             try:
                 await self.app(scope, receive, watch)
             except BaseException as failure:
-                record.finish_failed(_resource(scope, root_path), 500, UNKNOWN_ERROR, failure)
+                if not finished:
+                    record.finish_failed(_resource(scope, root_path), 500, UNKNOWN_ERROR, failure)
                 raise
-        code = error_code_from_body(response["body"], response["content_type"])
-        record.finish(_resource(scope, root_path), response["status"], code)
+        if not finished:
+            finish()
 
 
 def _resource(scope: Scope, root_path: str) -> str | None:
