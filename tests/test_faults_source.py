@@ -41,7 +41,7 @@ from .shipping import (
     wait_for,
     write_toml,
 )
-from .test_faults_state import run_once, summary_count
+from .test_faults_state import as_non_root, run_once, summary_count
 from .test_file_source import read_all
 
 HEADER = b"# service log, format 3\n"
@@ -243,17 +243,7 @@ def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
     settings["source"]["include"].append(str(private / "*.jsonl"))
     config = write_toml(tmp_path / "ship.toml", settings)
     command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)]
-    if os.geteuid() == 0:  # root reads anything: drop the capabilities that allow it
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
-        command = [
-            setpriv,
-            "--inh-caps=-dac_override,-dac_read_search",
-            "--bounding-set=-dac_override,-dac_read_search",
-            *command,
-        ]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(as_non_root(command), stderr=subprocess.PIPE, text=True)
     try:
         wait_for(influxdb, database, 500, timeout=60)
         later = events[1_000:1_200]  # a file found later: discovery ran again meanwhile

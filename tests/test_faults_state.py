@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -45,6 +46,18 @@ def run_once(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         env=env,
     )
+
+
+def as_non_root(command: list[str]) -> list[str]:
+    """``command`` without the capabilities that let root read and write any file (the
+    permissions a service user meets); skips the test when they cannot be dropped."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv to drop CAP_DAC_OVERRIDE")
+    capabilities = "-dac_override,-dac_read_search,-fowner"
+    return [setpriv, f"--inh-caps={capabilities}", f"--bounding-set={capabilities}", *command]
 
 
 def summary_count(stderr: str, label: str) -> int:
@@ -266,3 +279,22 @@ def test_after_damaged_checkpoints_read_from_end_still_reads_from_the_start(
     assert [line for chunk in files.poll() for line in chunk.lines] == [b"a1", b"a2"]
     [error] = [r for r in caplog.records if r.levelname == "ERROR"]
     assert "is damaged" in error.getMessage() and "corrupt-" in error.getMessage()
+
+
+def test_a_data_dir_that_cannot_be_written_is_a_one_line_refusal(tmp_path: Path):
+    (tmp_path / "logs").mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "lock").write_bytes(b"")  # left by an earlier run as another user
+    (data / "lock").chmod(0o666)
+    (data / "checkpoints.json.1a2b.tmp").write_bytes(b"{")  # a save cut short
+    data.chmod(0o555)
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, {"type": "file", "path": "-"})
+    )
+    command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once"]
+    result = subprocess.run(as_non_root(command), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"luna-events ship: data dir {data} is not writable: Permission denied"
+    ]

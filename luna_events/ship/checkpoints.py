@@ -85,7 +85,10 @@ class Checkpoints:
         self.first_start = False
         """No checkpoints were ever saved here (where ``read_from = "end"`` applies)."""
         for leftover in data_dir.glob(f"{NAME}.*.tmp"):
-            leftover.unlink(missing_ok=True)  # a save cut short (we hold the data-dir lock)
+            try:
+                leftover.unlink(missing_ok=True)  # a save cut short (we hold the lock)
+            except OSError as error:  # harmless where it is: saves use unique names
+                log.warning("cannot remove %s: %s", leftover, error.strerror)
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:

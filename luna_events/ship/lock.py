@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import tempfile
 from pathlib import Path
 
 from luna_events.errors import LunaEventsError
@@ -59,7 +60,25 @@ def hold(data_dir: Path) -> None:
         pass  # the pid is only a courtesy for the message above; the lock is what counts
     if locked != descriptor:
         os.close(descriptor)
+    try:
+        _check_writable(key)
+    except DataDirError:
+        os.close(locked)
+        raise
     _held[key] = locked
+
+
+def _check_writable(directory: Path) -> None:
+    """Refuse a data dir that cannot be written (permissions, read-only); a full disk is
+    not refused: its writes wait until there is room."""
+    try:
+        descriptor, probe = tempfile.mkstemp(prefix=".write-test.", dir=directory)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return
+        raise DataDirError(f"data dir {directory} is not writable: {error.strerror}") from None
+    os.close(descriptor)
+    os.unlink(probe)
 
 
 def _lock(directory: Path, lock_file: int) -> int:
