@@ -476,8 +476,13 @@ class FileSource:
             return None
         tracked.offset = read_to + len(data) - tracked.splitter.buffered
         if tracked.prefix_len < PREFIX_BYTES and tracked.offset > tracked.prefix_len:
-            tracked.prefix_len = min(tracked.offset, PREFIX_BYTES)
-            tracked.prefix = _checksum(os.pread(descriptor, tracked.prefix_len, 0))
+            length = min(tracked.offset, PREFIX_BYTES)
+            try:
+                prefix = _checksum(os.pread(descriptor, length, 0))
+            except OSError:
+                pass  # the shorter prefix stays: taken again at the next read
+            else:
+                tracked.prefix_len, tracked.prefix = length, prefix
         return Chunk(
             tracked.key,
             tracked.path,
