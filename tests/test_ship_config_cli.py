@@ -184,3 +184,12 @@ def test_a_file_sink_that_cannot_be_opened_is_refused_in_one_line(tmp_path: Path
         f'luna-events ship: sink.path = "{path}": cannot open it: '
         + ("Is a directory" if where == "." else "No such file or directory")
     ]
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-1"])
+def test_a_drain_timeout_that_is_not_a_time_is_refused(seconds: str):
+    result = run_ship("--check-config", "--drain-timeout", seconds, "/var/log/*.jsonl")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"luna-events ship: --drain-timeout {float(seconds)}: expected seconds from 0 to 86400"
+    ]

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from luna_events.ship import config as ship_config
+from luna_events.ship.config import MAX_SECONDS
 from luna_events.ship.config_render import effective, to_toml
 from luna_events.ship.run import default_config_path, fail, ship, summary_table
 from luna_events.ship.secrets import install_redaction
@@ -71,6 +72,8 @@ def ship_command(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction()
+    if drain_timeout is not None and not 0 <= drain_timeout <= MAX_SECONDS:
+        fail(f"--drain-timeout {drain_timeout}: expected seconds from 0 to {MAX_SECONDS:g}")
     try:
         config = ship_config.load(config_path or default_config_path())
     except ship_config.ConfigError as error:
