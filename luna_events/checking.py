@@ -152,7 +152,7 @@ def merge_extras(
     value fits (``account_id`` on ``requests``). Whatever would make the event
     invalid (a wrong type, NaN, an object, a bad key) is left out and reported, so
     the event itself still arrives. Never raises, unless ``strict``: then those
-    problems raise :class:`InvalidEvent`.
+    problems, with the event's own, raise :class:`InvalidEvent`.
     """
     refused: list[Problem] = []
     added: list[tuple[str, MutableMapping[str, Any], str]] = []
@@ -190,6 +190,6 @@ def merge_extras(
                 del target[key]
                 refused.append(problem)
                 report(where, event.series, f"{path} {problem.code}", problem.message)
-    if strict and refused:
-        raise InvalidEvent(refused)
+    if strict and refused:  # every problem at once: the event's own ones too
+        raise InvalidEvent(refused + problems_of(event))
     return event

@@ -349,3 +349,16 @@ def test_a_record_the_handler_cannot_write_is_reported_once_not_a_traceback_each
     ]
     assert len(written) == 1
     assert [parse_line(line).kind.name for line in stream.getvalue().splitlines()] == ["EVENT"]
+
+
+def test_strict_mode_lists_the_events_own_problems_beside_the_extras():
+    """Every problem at once: a refused extra and the event's own mistake (a service
+    outside the catalog) are raised together, not one per run."""
+    event = series.worker_queue(task_id=7, subtask_id=1, task_type=5, transport_time=0.5)
+    event.tags["service"] = "luna-nope"
+    with pytest.raises(InvalidEvent) as raised:
+        merge_extras(event, None, {"load_time": math.nan}, where="tasks", strict=True)
+    assert {(p.path, p.code) for p in raised.value.problems} == {
+        ("fields.load_time", "not_finite"),
+        ("tags.service", "not_allowed"),
+    }
