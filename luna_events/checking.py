@@ -25,7 +25,7 @@ from typing import Any
 from luna_events.errors import InvalidEvent, Problem
 from luna_events.event import FORMAT_KEY, Event
 from luna_events.fastpath import FastEncoder
-from luna_events.guard import report, report_error
+from luna_events.guard import report, report_error, series_of
 from luna_events.validation import check, type_name
 
 STRICT_ENV = "LUNA_EVENTS_STRICT"
@@ -118,22 +118,17 @@ class WarningFilter(logging.Filter):
                     return True
             warn_problems(event, "check", self.service)
         except Exception as error:
-            report_error("check", _series(event), error)
+            report_error("check", series_of(event), error)
         return True
 
 
 def warn_problems(event: object, where: str, service: str | None = None) -> list[Problem]:
     """Report every problem of ``event`` once per (series, problem); return them."""
     problems = problems_of(event, service)
-    series = _series(event)
+    series = series_of(event)
     for problem in problems:
         report(where, series, f"{problem.path} {problem.code}", problem.message)
     return problems
-
-
-def _series(event: object) -> str:
-    name = getattr(event, "series", None)
-    return name if isinstance(name, str) else type(event).__name__
 
 
 def merge_extras(
