@@ -196,11 +196,17 @@ def test_sinks_come_from_entry_points_with_their_own_schema(
         ({"type": "list", "topic": "luna", "partitions": 0}, r"^sink.partitions = 0: expected"),
         ({"type": "list", "topic": 5}, r"^sink.topic = 5: expected a string"),
         ({"type": "list"}, r"^sink.topic: missing \(the key is required\)$"),
+        ({"type": "list", "topic": "luna", "api_key": 271828}, r"^sink.api_key = \*\*\*: expected"),
+        (
+            {"type": "list", "topic": "luna", "api_kye": "plugin-key-1"},
+            r"^sink.api_kye = \*\*\*: not",
+        ),
     ]
     for wrong, message in mistakes:
         path = write_toml(tmp_path / "ship.toml", ship_config(tmp_path, wrong))
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message) as refused:
             load(path, environ={})
+        assert "271828" not in str(refused.value) and "plugin-key" not in str(refused.value)
 
 
 TOML_VALUES = st.one_of(

@@ -69,6 +69,8 @@ MISTAKES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("two-line secret file", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD_FILE": "{tmp}/two-lines"}, 'sink.password_file (from LUNA_MONITORING_PASSWORD_FILE) = "{tmp}/two-lines": expected the password alone on one line'),
     ("secret file is a dir", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD_FILE": "{tmp}"}, 'sink.password_file (from LUNA_MONITORING_PASSWORD_FILE) = "{tmp}": cannot read it: Is a directory'),
     ("placeholder secret", {"sink": {"username": "u", "password": "***"}}, {}, "sink.password = ***: the placeholder --check-config prints: give the secret itself"),
+    ("misspelt password", {"sink": {"username": "u", "pasword": "t0ken-value"}}, {}, 'sink.pasword = ***: not a key of influxdb_v1 sinks; did you mean "password"?'),
+    ("misspelt token", {"sink": {"type": "influxdb_v2", "bucket": "b", "tokn": "t0ken-value"}}, {}, 'sink.tokn = ***: not a key of influxdb_v2 sinks; did you mean "token"?'),
     ("env placeholder secret", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD": "***"}, "LUNA_MONITORING_PASSWORD = *** (for sink.password): the placeholder"),
 ]  # fmt: skip
 

@@ -287,9 +287,9 @@ def apply_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[
             try:
                 table[key] = _convert(value, hint, strict=False)
             except (msgspec.ValidationError, TypeError) as error:
-                shown = REDACTED if key in ALTERNATIVES else shown_value(key, value)
                 raise ConfigError(
-                    f"{variable} = {shown} (for {'.'.join(keys)}): {explain(str(error))}"
+                    f"{variable} = {shown_value(key, value)} (for {'.'.join(keys)}): "
+                    f"{explain(str(error))}"
                 ) from None
         else:
             table[key] = value

@@ -13,10 +13,11 @@ from typing import Any, Literal
 import msgspec
 
 from luna_events.errors import LunaEventsError
-from luna_events.ship.secrets import REDACTED, hide_userinfo
+from luna_events.ship.secrets import REDACTED, Secret, hide_userinfo
 
-SECRET_KEYS = frozenset({"password", "token"})
-"""Keys whose values are never shown, not even in an error."""
+SECRET_WORDS = ("pass", "pwd", "token", "secret", "key", "auth", "cred")
+"""Keys holding one of these (or misspelling a key that does) never have their
+value shown, not even in an error."""
 SUGGESTIONS = {"user": "username", "pass": "password", "db": "database", "organization": "org"}
 """Common names for keys that difflib would not find."""
 _AT = re.compile(r"^(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
@@ -65,7 +66,7 @@ class ConfigError(LunaEventsError, ValueError):
             expected = "expected one of " + ", ".join(
                 show(a) for a in typing.get_args(_strip(hint))
             )
-        shown = shown_value(str(parts[-1]) if parts else "", value)
+        shown = shown_value(str(parts[-1]) if parts else "", value, secret=_strip(hint) is Secret)
         origin = f" (from {origins[path]})" if path in origins else ""
         return cls(f"{path}{origin} = {shown}: {expected}")
 
@@ -83,9 +84,9 @@ class ConfigError(LunaEventsError, ValueError):
         name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
         path = f"{table}.{name}" if table else name
         origin = f" (from {origins[path]})" if path in origins else ""
-        shown = shown_value(key, value)
         guess = SUGGESTIONS.get(key) if SUGGESTIONS.get(key) in known else None
         guess = guess or next(iter(difflib.get_close_matches(key, known, n=1)), None)
+        shown = shown_value(key, value, secret=guess is not None and _secret_name(guess))
         hint = f'; did you mean "{guess}"?' if guess else f"; known: {', '.join(sorted(known))}"
         where = f" of {owner}" if owner else ""
         return cls(f"{path}{origin} = {shown}: not a key{where}{hint}")
@@ -113,12 +114,16 @@ def explain(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def shown_value(key: str, value: Any) -> str:
+def shown_value(key: str, value: Any, *, secret: bool = False) -> str:
     """``value`` of ``key`` as an error shows it: secrets as ``***``, a URL without
     its user and password."""
-    if key in SECRET_KEYS:
+    if secret or _secret_name(key):
         return REDACTED
     return show(hide_userinfo(value) if key == "url" and isinstance(value, str) else value)
+
+
+def _secret_name(key: str) -> bool:
+    return any(word in key.lower() for word in SECRET_WORDS)
 
 
 def show(value: Any) -> str:
