@@ -5,9 +5,10 @@ receives finished points, not raw requests. A plugin is an object with a
 ``flush_point(event)`` method, or a plain callable; either may be ``async``.
 
 Each plugin runs on a thread of its own behind a bounded queue: a slow plugin
-delays nobody but itself, a failing one is logged and counted, and when its queue is
-full new events are dropped for that plugin (and counted) rather than making the
-request wait. Plugins are named in config (``"package.module:attribute"``) or
+delays nobody but itself, a failing one is logged (its first traceback, then once
+per kind of failure, rate-limited) and counted, and when its queue is full new
+events are dropped for that plugin (and counted) rather than making the request
+wait. Plugins are named in config (``"package.module:attribute"``) or
 registered under the entry point group ``luna_events.plugins``.
 
 A class is instantiated with no arguments, or by its ``create_plugin()`` classmethod
@@ -29,6 +30,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from luna_events.event import Event
+from luna_events.guard import report_error
 
 ENTRY_POINT_GROUP = "luna_events.plugins"
 log = logging.getLogger("luna_events.plugins")
@@ -94,9 +96,11 @@ class _Worker:
             if inspect.isawaitable(result):
                 loop.run_until_complete(asyncio.wait_for(result, self.timeout))
             self.stats.delivered += 1
-        except BaseException:  # isolation: even CancelledError or SystemExit stays here
+        except BaseException as error:  # isolation: even CancelledError or SystemExit stays here
             self.stats.failed += 1
-            log.exception("plugin %s failed on a %s event", self.name, event.series)
+            if self.stats.failed == 1:  # its traceback, once; then one line per kind, rate-limited
+                log.exception("plugin %s failed on a %s event", self.name, event.series)
+            report_error(f"plugin {self.name}", event.series, error)
 
     def close(self, timeout: float) -> None:
         try:

@@ -362,3 +362,22 @@ def test_strict_mode_lists_the_events_own_problems_beside_the_extras():
         ("fields.load_time", "not_finite"),
         ("tags.service", "not_allowed"),
     }
+
+
+def test_a_plugin_failing_on_every_event_is_logged_once_then_counted(
+    caplog: pytest.LogCaptureFixture,
+):
+    from luna_events.plugins import PluginRunner
+
+    def failing(event: Event) -> None:
+        raise RuntimeError("plugin bug")
+
+    caplog.set_level(logging.WARNING)
+    runner = PluginRunner({"failing": failing})
+    for _ in range(50):
+        runner.submit(valid())
+    runner.close()
+    assert runner.stats["failing"].failed == 50
+    assert problem_counts()[("plugin failing", "worker_queue", "RuntimeError")] == 50
+    told = [r for r in caplog.records if "plugin bug" in r.getMessage() or r.exc_info]
+    assert 1 <= len(told) <= 2, [r.getMessage() for r in told]
