@@ -172,8 +172,20 @@ def decode_envelope(raw: bytes) -> _Payload | None:
     return payload
 
 
+_HUGE_INT = re.compile(rb"[0-9]{309}")
+"""Digits enough for an integer beyond the double range, which Vector cannot read."""
+
+
 def _int_token(text: str) -> int | float:
-    return -0.0 if text == "-0" else int(text)
+    if text == "-0":
+        return -0.0
+    value = int(text)
+    if len(text) > 308:
+        try:
+            float(value)
+        except OverflowError:  # Vector's reader refuses it as out of range; so do we
+            raise ValueError("number out of range") from None
+    return value
 
 
 def _refuse_constant(text: str) -> float:
@@ -182,10 +194,13 @@ def _refuse_constant(text: str) -> float:
 
 def read_document(raw: bytes) -> Any:
     """Decode a whole JSON line exactly as both roads read it: ints of any size stay
-    ints (never rounded to floats), and ``-0`` is the float negative zero, as Vector reads it."""
-    if has_negative_zero(raw):
+    ints (never rounded to floats), and ``-0`` is the float negative zero, as Vector reads it.
+    Like Vector's reader it refuses lone surrogates and numbers beyond the double range
+    (``1e400``, an integer of 309 digits), whichever path reads the line."""
+    document = msgspec.json.decode(raw)
+    if has_negative_zero(raw) or _HUGE_INT.search(raw) is not None:
         return json.loads(raw, parse_int=_int_token, parse_constant=_refuse_constant)
-    return msgspec.json.decode(raw)
+    return document
 
 
 class LineKind(enum.Enum):

@@ -47,7 +47,7 @@ def _decoded(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
             return json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # a line nested deeper than json reads
             return value
     return value
 
