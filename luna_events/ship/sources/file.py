@@ -455,8 +455,8 @@ class FileSource:
                 return None  # nothing new (the cheap, common answer for idle files)
             if (
                 size < read_to
-                or self._head(descriptor) != tracked.head
-                or not _holds(descriptor, tracked.position, size)
+                or (not tracked.prefix_len and self._head(descriptor) != tracked.head)
+                or not _holds(descriptor, tracked.position, size)  # the prefix covers the head
             ):
                 self._forget(tracked)  # truncated or rewritten under us: look again
                 self._next_glob = 0.0
