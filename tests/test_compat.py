@@ -455,3 +455,20 @@ def test_a_seed_style_plugin_is_created_initialized_fed_and_closed():
         ("errors", "DELETE:/tasks/{task_id}", 400),
         "close",
     ]
+
+
+def test_the_delivery_note_is_written_when_the_monitoring_is_made_before_logging(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Services build their monitoring object at import, before configure_logging:
+    the note must still reach the service's log (it went to a logger without handlers)."""
+    monkeypatch.setattr(compat.monitoring, "_noted", __import__("threading").Event())
+    monitoring = compat.LunaRequestInfluxMonitoring({"user": "u"}, "influx.local", 8086)
+    stream = io.StringIO()
+    setup = configure_logging(service="luna-tasks", stream=stream, use_queue=False)
+    try:
+        monitoring.flushPoints([TABLE[0][0]])
+        monitoring.flushPoints([TABLE[0][0]])
+    finally:
+        setup.close()
+    assert stream.getvalue().count(DELIVERY_NOTE) == 1

@@ -28,10 +28,13 @@ _noted = threading.Event()
 
 
 def _note_delivery() -> None:
-    """Say once per process where delivery now happens."""
-    if not _noted.is_set():
+    """Say once per process, in the service's log, where delivery now happens. Until
+    :func:`~luna_events.configure_logging` has named the service (a monitoring object
+    built at import comes first), the note waits for the first points."""
+    monitor = get_monitor()
+    if not _noted.is_set() and monitor.service is not None:
         _noted.set()
-        get_monitor().logger.info(DELIVERY_NOTE)
+        monitor.logger.info(DELIVERY_NOTE)
 
 
 class _Done:
@@ -70,6 +73,7 @@ class BaseMonitoringAdapter:
     def addPointsToBuffer(self, points: Iterable[BaseMonitoringPoint]) -> None:
         """Write each point as a monitoring line now. Never raises (in strict mode an
         invalid point raises :class:`~luna_events.errors.InvalidEvent`)."""
+        _note_delivery()
         monitor = get_monitor()
         try:
             for point in points:
