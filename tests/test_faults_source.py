@@ -229,18 +229,21 @@ def test_too_few_descriptors_is_a_loud_wait_not_a_crash(
 def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
     tmp_path: Path, influxdb: InfluxDB1, database: str
 ):
-    events = make_events(1_300, seed=207)
-    logs, private = tmp_path / "logs", tmp_path / "private"
+    events = make_events(1_400, seed=207)
+    logs, private, listed = tmp_path / "logs", tmp_path / "private", tmp_path / "listed"
     logs.mkdir()
     private.mkdir()
+    listed.mkdir()
     readable, locked = logs / "open.jsonl", logs / "locked.jsonl"
     readable.write_bytes(b"".join(line(e) for e in events[:500]))
     locked.write_bytes(b"".join(line(e) for e in events[500:1_000]))
-    (private / "a.jsonl").write_bytes(b"".join(line(e) for e in events[1_200:]))
+    (private / "a.jsonl").write_bytes(b"".join(line(e) for e in events[1_200:1_300]))
+    (listed / "a.jsonl").write_bytes(b"".join(line(e) for e in events[1_300:]))
     locked.chmod(0o000)
     private.chmod(0o000)  # a directory glob cannot list says nothing by itself
+    listed.chmod(0o444)  # listed, but its files cannot be looked at
     settings = ship_config(tmp_path, influx_sink(influxdb, database))
-    settings["source"]["include"].append(str(private / "*.jsonl"))
+    settings["source"]["include"] += [str(private / "*.jsonl"), str(listed / "*.jsonl")]
     config = write_toml(tmp_path / "ship.toml", settings)
     command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)]
     process = subprocess.Popen(as_non_root(command), stderr=subprocess.PIPE, text=True)
@@ -251,6 +254,7 @@ def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
         wait_for(influxdb, database, 700, timeout=60)
         locked.chmod(0o644)
         private.chmod(0o755)
+        listed.chmod(0o755)
         numbers = wait_for(influxdb, database, len(events), timeout=60)
     finally:
         process.terminate()
@@ -258,7 +262,7 @@ def test_an_unreadable_file_is_reported_once_and_shipped_when_it_can_be_read(
     assert process.returncode == 0 and "Traceback" not in stderr, stderr
     assert sorted(numbers) == list(range(len(events)))
     stored_as_sent(influxdb, database, events)
-    for unreadable in (locked, private):
+    for unreadable in (locked, private, listed / "a.jsonl"):
         reports = [row for row in stderr.splitlines() if str(unreadable) in row]
         assert len(reports) == 2, stderr
         assert "WARNING" in reports[0] and "Permission denied" in reports[0]

@@ -196,7 +196,10 @@ class FileSource:
         for path in self._paths():
             try:
                 stat = os.stat(path)
-            except OSError:
+            except FileNotFoundError:
+                continue  # gone since the glob, or a link to nothing (yet)
+            except OSError as error:
+                self._unreadable(path, error)
                 continue
             if not S_ISREG(stat.st_mode):
                 self._unreadable(path, f"{_kind(stat.st_mode)}, not a regular file")
