@@ -314,10 +314,29 @@ def test_seed_plugins_receive_the_request_points():
 LEGACY_SERVICE = """
 import time
 from luna_events.compat import (  # was: from luna_tasks.crutches_on_wheels.monitoring...
-    DataForMonitoring, LunaRequestInfluxMonitoring, RequestErrorMonitoringPoint,
-    RequestMonitoringPoint, SubtaskErrorPoint, SubtaskExecutionPoint, SubtaskFinalPoint,
-    SubtaskMonitoringBasePoint, WorkerQueuePoint, WorkerRequestPoint, getRoute, monitorTime,
+    BaseMonitoringPoint, DataForMonitoring, LunaRequestInfluxMonitoring,
+    RequestErrorMonitoringPoint, RequestMonitoringPoint, SubtaskErrorPoint,
+    SubtaskExecutionPoint, SubtaskFinalPoint, SubtaskMonitoringBasePoint, WorkerQueuePoint,
+    WorkerRequestPoint, getRoute, monitorTime,
 )
+
+
+class SdkLoopPoint(BaseMonitoringPoint):  # a service's own point class (luna-remote-sdk)
+    series = "sdkloop_task"
+
+    def __init__(self, eventTime, imageCount, executionTime):
+        super().__init__(eventTime)
+        self.imageCount = imageCount
+        self.executionTime = executionTime
+
+    @property
+    def tags(self):
+        return {"service": "luna-remote-sdk", "image_count": self.imageCount}
+
+    @property
+    def fields(self):
+        return {"execution_time": self.executionTime}
+
 
 SubtaskMonitoringBasePoint.initialize("luna-tasks-worker")
 monitoring = LunaRequestInfluxMonitoring({"token": "t0k3n", "bucket": "luna_monitoring",
@@ -340,6 +359,12 @@ for index in range(50):
     points.append(SubtaskFinalPoint(start, index, 7, 5, 0.5, 1))
     points.append(WorkerQueuePoint(start, index, 7, 5, 0.001 * index))
     points.append(WorkerRequestPoint(start, index, 7, 0.002))
+    if index % 10 == 5:  # keyword arguments with the seeds' names; a number as account_id
+        points.append(RequestMonitoringPoint(
+            requestId="kw-%d" % index, resource="/sdk", method="POST", executionTime=0.25,
+            requestTime=start, service="luna-tasks", statusCode=201,
+            additionalTags={"account_id": index}, additionalFields=None))
+        points.append(SdkLoopPoint(start, index % 4 + 1, 0.125))
 monitoring.adapter.addPointsToBuffer(points)
 monitoring.stopMonitoring()
 """
@@ -358,7 +383,7 @@ def test_code_written_for_the_seeds_delivers_the_same_points_to_influxdb(
     finally:
         setup.close()
     expected = [BaseMonitoringAdapter.convertPointToDict(p) for p in namespace["points"]]
-    assert len(expected) == 50 * 5 + 5 * 2
+    assert len(expected) == 50 * 5 + 5 * 2 + 5 * 2
     assert ship_once(tmp_path, influxdb, database) == []
     types = influxdb.field_types(database)
     stored = []
@@ -371,7 +396,12 @@ def test_code_written_for_the_seeds_delivers_the_same_points_to_influxdb(
         (p["measurement"], p["time"], p["tags"], _as_stored(p["measurement"], p["fields"]))
         for p in expected
     ]
-    assert sorted(stored, key=repr) == sorted(want, key=repr)
+    assert sorted(map(_canonical, stored)) == sorted(map(_canonical, want))
+
+
+def _canonical(point: tuple[str, int, dict[str, str], dict[str, Any]]) -> tuple[Any, ...]:
+    measurement, time_ns, tags, fields = point
+    return measurement, time_ns, sorted(tags.items()), sorted(fields.items())
 
 
 def _as_stored(measurement: str, fields: dict[str, Any]) -> dict[str, Any]:
