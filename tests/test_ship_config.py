@@ -321,3 +321,20 @@ def test_report_reads_secrets_from_the_configs_files_and_the_v2_token(
     client = influxql_client(write_toml(tmp_path / "v1.toml", {"sink": v1}), database="other")
     assert (client.database, client.username, client.token) == ("other", "luna", None)
     assert client.password is not None and client.password.reveal() == "report-password-2"
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("enabled = 1979-05-27", "enabled = 1979-05-27: expected true or false, got a date"),
+        ("[source]\ninclude = [[1]]", "source.include[0] = [1]: expected a string, got a list"),
+        ("[sink]\nurl = {a = 1}", "sink.url = {table}: expected a string, got a table"),
+        ('"" = 1', '"" = 1: not a key of the top level; known: batch,'),
+        ('"a\\nb" = 1', '"a\\nb" = 1: not a key of the top level; known: batch,'),
+    ],
+)
+def test_every_toml_type_is_named_in_words(tmp_path: Path, document: str, message: str):
+    (tmp_path / "ship.toml").write_text(document + "\n")
+    with pytest.raises(ConfigError) as refused:
+        load(tmp_path / "ship.toml", environ={})
+    assert str(refused.value).startswith(message), str(refused.value)

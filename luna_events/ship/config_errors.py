@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -109,6 +110,11 @@ def explain(text: str) -> str:
         ("int", "an integer"),
         ("float", "a number"),
         ("bool", "true or false"),
+        ("array", "a list"),
+        ("object", "a table"),
+        ("datetime", "a date-time"),
+        ("date", "a date"),
+        ("time", "a time"),
     ):
         text = text.replace(f", got {name}", f", got {words}")
     return text[:1].lower() + text[1:]
@@ -136,6 +142,8 @@ def show(value: Any) -> str:
         return "(nothing)"
     if isinstance(value, dict):
         return "{table}"
+    if isinstance(value, datetime.date | datetime.time):  # datetime is a date too
+        return value.isoformat()
     return repr(value) if not isinstance(value, list) else json.dumps(value, default=str)
 
 
