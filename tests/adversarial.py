@@ -328,6 +328,10 @@ def edges() -> Iterator[tuple[str, str]]:
     # the line limit
     for size in [limits.MAX_LINE_BYTES - 1, limits.MAX_LINE_BYTES, limits.MAX_LINE_BYTES + 1]:
         yield f"line {size}", _sized(size)
+    for size in [limits.MAX_LINE_BYTES, limits.MAX_LINE_BYTES + 1]:
+        # a CR and a byte order mark count, as Vector's file source counts them
+        yield f"line {size} with its CR", _sized(size - 1) + "\r"
+        yield f"line {size} with a BOM", "\ufeff" + _sized(size - 3)
     late = '{"message":"' + "m" * limits.MAX_LINE_BYTES + '","luna_event":' + event() + "}"
     yield "late marker", late
     yield "late escaped marker", late.replace('"luna_event"', '"luna_\\u0065vent"')

@@ -13,13 +13,17 @@ import math
 import re
 import urllib.parse
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from luna_events.cli import cli
 from luna_events.event import Event
 from luna_events.jsonline import decode_envelope, parse_line
 from luna_events.localservers import InfluxDB1
+from luna_events.transform import transform_line
 from luna_events.validation import DEFAULT_VALIDATOR
 
 from .adversarial import as_vector_reads, corpus
@@ -99,6 +103,23 @@ def test_both_roads_agree_on_every_line_of_the_corpus():
         if not same and documented(text, python, vrl) is None:
             differences.append((name, text[:200], python, vrl))
     assert not differences, differences[:5]
+
+
+def test_lint_reports_each_line_as_the_transform_does_one_problem_a_line(tmp_path: Path):
+    log = tmp_path / "corpus.jsonl"
+    log.write_bytes(b"".join(text.encode("utf-8", "surrogateescape") + b"\n" for _, text in LINES))
+    result = CliRunner().invoke(cli, ["lint", str(log)])
+    assert result.exit_code == 1
+    reported: dict[int, list[str]] = {}
+    for row in result.stdout.splitlines():
+        found = re.fullmatch(
+            rf"{re.escape(str(log))}:([0-9]+): ([a-z_0-9]+): [^\x00-\x1f\x7f]*", row
+        )
+        assert found, repr(row)
+        reported.setdefault(int(found[1]), []).append(found[2])
+    for number, (name, text) in enumerate(LINES, 1):
+        outcome = transform_line(text.encode("utf-8", "surrogateescape"))
+        assert [p.code for p in outcome.problems] == reported.get(number, []), name
 
 
 REGRESSIONS = [
