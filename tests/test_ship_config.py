@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import tomllib
 from collections.abc import Iterator
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Annotated, Any, ClassVar
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
@@ -338,3 +339,28 @@ def test_every_toml_type_is_named_in_words(tmp_path: Path, document: str, messag
     with pytest.raises(ConfigError) as refused:
         load(tmp_path / "ship.toml", environ={})
     assert str(refused.value).startswith(message), str(refused.value)
+
+
+SCALARS = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.text(),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(),
+        st.one_of(
+            SCALARS,
+            st.lists(SCALARS, max_size=3),
+            st.dictionaries(st.text(), st.one_of(SCALARS, st.lists(SCALARS, max_size=2))),
+        ),
+        max_size=5,
+    )
+)
+@example({"del": "\x7f", "ä": {"": [1.5, "x"], "x y": {}}})
+def test_check_config_output_is_toml_that_reads_back_as_itself(document: dict[str, Any]):
+    assert tomllib.loads(to_toml(document)) == document

@@ -47,12 +47,17 @@ def _value(item: Any) -> str:
     if isinstance(item, dict):
         pairs = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in item.items() if v is not None)
         return "{" + pairs + "}"
-    return json.dumps(str(item), ensure_ascii=False)
+    return _string(str(item))
 
 
 def _key(name: str) -> str:
-    bare = name and all(c.isalnum() or c in "_-" for c in name)
-    return name if bare else json.dumps(name)
+    bare = name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name)
+    return name if bare else _string(name)
+
+
+def _string(text: str) -> str:
+    """A TOML basic string (JSON's escapes, and DEL, which TOML does not allow raw)."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def to_toml(data: dict[str, Any], table: str = "") -> str:
