@@ -109,10 +109,12 @@ def check_log(log: Path, responses: list[httpx.Response]) -> None:
 
 
 @contextmanager
-def uvicorn_server(app: Any) -> Iterator[str]:
+def uvicorn_server(app: Any, http: str = "auto") -> Iterator[str]:
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", lifespan="off")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="critical", lifespan="off", http=http
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -597,3 +599,47 @@ def test_asgi_background_tasks_are_not_the_requests_time(tmp_path: Path):
     assert "GET:/tasks/{task_id}" in written_before_release, "the event waited for the task"
     events = [parse_line(line).event for line in log.read_text().splitlines()]
     assert [(e.series, e.tags["status_code"]) for e in events if e] == [("requests", 200)]
+
+
+def test_a_method_the_client_invents_is_one_route_not_a_series_per_method(tmp_path: Path):
+    """The method comes from the client: an unknown one (``XYZZY``, ``FOO1``) would be
+    a new series each (or an invalid route tag). It is written as ``OTHER``."""
+    import socket
+
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from luna_events.http.asgi import MonitoringMiddleware
+
+    async def version(request: Request) -> JSONResponse:
+        return JSONResponse({"version": "5.0"})
+
+    app = Starlette(
+        routes=[Route("/version", version)], middleware=[Middleware(MonitoringMiddleware)]
+    )
+    statuses = []
+    # h11 passes any token as the method (httptools answers 400 itself)
+    with monitoring(tmp_path) as (_, log), uvicorn_server(app, http="h11") as url:
+        port = int(url.rsplit(":", 1)[1])
+        for method in ("XYZZY", "FOO1", "GET"):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                connection.sendall(
+                    f"{method} /version HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+                )
+                statuses.append(connection.recv(12))
+    assert statuses == [b"HTTP/1.1 405", b"HTTP/1.1 405", b"HTTP/1.1 200"]
+    events = [parse_line(line).event for line in log.read_text().splitlines()]
+    assert [(e.series, e.tags["route"]) for e in events if e] == [
+        ("requests", "OTHER:/version"),
+        ("errors", "OTHER:/version"),
+        ("requests", "OTHER:/version"),
+        ("errors", "OTHER:/version"),
+        ("requests", "GET:/version"),
+    ]
+    lint = subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "lint", "--strict", str(log)], capture_output=True
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr

@@ -13,7 +13,7 @@ import orjson
 from luna_events import series
 from luna_events.checking import merge_extras, noted_on
 from luna_events.errors import InvalidEvent
-from luna_events.event import route_tag
+from luna_events.event import HTTP_METHODS, route_tag
 from luna_events.guard import report, report_error
 from luna_events.monitor import Monitor, get_monitor
 from luna_events.timing import MonitoringData, seconds_since
@@ -26,6 +26,10 @@ UNMATCHED_RESOURCE = "/{unmatched}"
 
 UNKNOWN_ERROR = 1
 """The LUNA error code of an unhandled exception, or of a failure with no code given."""
+
+OTHER_METHOD = "OTHER"
+"""The method of a request whose method is not an HTTP method: the client chose it, and
+one series per invented method would make cardinality unbounded."""
 
 ERROR_BODY_LIMIT = 64 * 1024
 """How much of an error response body is read for its ``error_code``."""
@@ -102,7 +106,8 @@ class RequestRecord:
 
     def _finish(self, resource: str | None, status: int, error_code: int | None) -> None:
         elapsed = seconds_since(self.started)
-        route = route_tag(self.method, template(resource) if resource else UNMATCHED_RESOURCE)
+        method = self.method if self.method.upper() in HTTP_METHODS else OTHER_METHOD
+        route = route_tag(method, template(resource) if resource else UNMATCHED_RESOURCE)
         data = self.data
         request = series.requests(
             service=self.service,
