@@ -66,17 +66,14 @@ def split_url_credentials(url: str) -> tuple[str, str | None, Secret | None]:
     if "@" in url.partition("://")[2].partition(parts.netloc)[2]:
         raise ValueError("an @ after the host: in a user or password write / ? # as %2F %3F %23")
     try:
-        port = parts.port
+        parts.port  # noqa: B018  (reading it checks it)
     except ValueError:
         raise ValueError(unreadable) from None
     if not parts.hostname:
         raise ValueError(unreadable)
     if parts.username is None and parts.password is None:
         return url, None, None
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
+    netloc = parts.netloc.rpartition("@")[2]  # the host and port as they were written
     clean = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     username = unquote(parts.username) if parts.username else None
     password = Secret(unquote(parts.password)) if parts.password is not None else None
