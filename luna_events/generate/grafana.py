@@ -486,7 +486,7 @@ def shipper() -> dash.Dashboard:
         base(
             "luna-shipper",
             "luna-events shipper",
-            "Health of luna-events ship: throughput, dead letters, retries, lag, spool.",
+            "Health of luna-events ship: throughput, dead letters, retries, lag, spool, senders, faults.",
         )
         .with_variable(tag_variable("host", "Host", "shipper", "host"))
         .with_panel(
@@ -557,6 +557,47 @@ def shipper() -> dash.Dashboard:
                 limits=thresholds(
                     (None, "green"), (128 * 1024 * 1024, "orange"), (240 * 1024 * 1024, "red")
                 ),
+            )
+        )
+        .with_panel(
+            series_panel(
+                "Senders working",
+                "Senders running now against those configured (the sink's concurrency); "
+                "fewer means a sender failed and waits to restart (see the shipper's log).",
+                "short",
+                [
+                    q(
+                        'SELECT last("senders_working") AS "working", last("senders") AS "configured"'
+                        ' FROM "shipper" WHERE "host" =~ /^$host$/ AND $timeFilter GROUP BY time($__interval), "host"',
+                        alias="$tag_host $col",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            series_panel(
+                "Faults",
+                "Per second: damaged spool segments quarantined, damaged records not sent, "
+                "sender failures (restarted) and failed state writes (disk full...; reading "
+                "waits). Anything above zero is in the shipper's log at ERROR.",
+                "ops",
+                [
+                    q(
+                        "SELECT "
+                        + ", ".join(
+                            rate.format(f, n)
+                            for f, n in (
+                                ("segments_quarantined", "segments quarantined"),
+                                ("records_damaged", "records damaged"),
+                                ("sender_failures", "sender failures"),
+                                ("write_failures", "write failures"),
+                            )
+                        )
+                        + ' FROM "shipper" WHERE "host" =~ /^$host$/ AND $timeFilter GROUP BY "host"',
+                        alias="$tag_host $col",
+                    )
+                ],
+                limits=thresholds((None, "green"), (0.001, "red")),
             )
         )
     )
