@@ -104,7 +104,13 @@ def event_payload(event: Event, tags: Mapping[str, Any] | None = None) -> dict[s
 
 def _non_finite(event: Event) -> bool:
     values = [*event.fields.values(), *event.tags.values()]
-    return any(type(v) is float and v - v != 0.0 for v in values)
+    return any(isinstance(v, float) and v - v != 0.0 for v in values)
+
+
+def _other(value: object) -> object:
+    """What is written for a value orjson has no type for: a float subclass (numpy's
+    ``float64``) as the float it is, never as a string; anything else as its ``str``."""
+    return float(value) if isinstance(value, float) else str(value)
 
 
 def write_document(document: dict[str, Any], event: Event | None) -> bytes:
@@ -117,7 +123,7 @@ def write_document(document: dict[str, Any], event: Event | None) -> bytes:
     ``NaN``/``Infinity``, which every reader refuses as ``not_finite``.
     """
     try:
-        text = orjson.dumps(document, default=str)
+        text = orjson.dumps(document, default=_other)
     except TypeError:
         pass
     else:

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from luna_events.cli import cli
 from luna_events.event import Event
-from luna_events.jsonline import decode_envelope, parse_line
+from luna_events.jsonline import decode_envelope, parse_line, to_json_line
 from luna_events.localservers import InfluxDB1
 from luna_events.transform import transform_line
 from luna_events.validation import DEFAULT_VALIDATOR
@@ -203,3 +203,27 @@ def test_every_accepted_edge_is_stored_exactly(influxdb: InfluxDB1):
         finally:
             influxdb.query(f'DROP DATABASE "{database}"')
     assert not changed, changed[:5]
+
+
+class _Float64(float):
+    """A float subclass, as numpy's ``float64`` is."""
+
+
+@pytest.mark.parametrize("where", ["tags", "fields"])
+def test_a_float_subclass_is_written_as_the_float_it_is_never_as_a_string(where: str):
+    # orjson cannot write a float subclass; it went through ``str`` and a number was
+    # shipped as the string "1.5", a NaN as the string "nan"
+    for value, expected in [(_Float64(1.5), "extra=1.5"), (_Float64(-0.0), "extra=-0")]:
+        event = _sdk_event(where, value)
+        outcome = transform_line(to_json_line(event))
+        assert outcome.line_protocol is not None and expected in outcome.line_protocol
+    for value in (_Float64("nan"), _Float64("inf")):
+        outcome = transform_line(to_json_line(_sdk_event(where, value)))
+        assert [(p.code, p.path) for p in outcome.problems] == [("not_finite", "line")]
+
+
+def _sdk_event(where: str, value: float) -> Event:
+    tags: dict[str, Any] = {"service": "luna-remote-sdk", "image_count": 1}
+    fields: dict[str, Any] = {"execution_time": 0.5}
+    (tags if where == "tags" else fields)["extra"] = value
+    return Event("sdkloop_task", 1, tags, fields)
