@@ -655,3 +655,37 @@ def test_a_deleted_file_with_an_unterminated_last_line_is_let_go(
     [report] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert f"{partial}: the last line (19 bytes at offset 2)" in report
     assert "not a whole JSON object" in report and "the file is gone" in report
+
+
+@pytest.mark.server
+def test_a_waiting_file_that_cannot_be_opened_does_not_hold_up_the_others(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(600, seed=225)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    names = [logs / f"{name}.jsonl" for name in "abc"]
+    for number, path in enumerate(names):
+        path.write_bytes(b"".join(line(e) for e in events[number * 100 : number * 100 + 100]))
+    config = write_toml(
+        tmp_path / "ship.toml",
+        ship_config(tmp_path, influx_sink(influxdb, database), source={"max_open_files": 1}),
+    )
+    command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config)]
+    process = subprocess.Popen(as_non_root(command), stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(influxdb, database, 300, timeout=60)
+        names[0].chmod(0o000)  # one file closed for want of room, then locked
+        for number, path in enumerate(names):
+            with open(path, "ab") as handle:
+                handle.write(b"".join(line(e) for e in events[300 + number * 100 :][:100]))
+        shipped = wait_for(influxdb, database, 500, timeout=60)
+        assert sorted(shipped) == [*range(300), *range(400, 600)], "b and c go on"
+        names[0].chmod(0o644)
+        numbers = wait_for(influxdb, database, len(events), timeout=60)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
+    assert sorted(numbers) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)

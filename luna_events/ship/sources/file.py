@@ -395,7 +395,9 @@ class FileSource:
             key=lambda t: t.active,
         )
         count = self._open_count()
-        while self._waiting:
+        turns = len(self._waiting)  # each waiting file once per poll at most
+        while self._waiting and turns:
+            turns -= 1
             tracked = self._tracked.get(self._waiting[0])
             if tracked is None or tracked.descriptor is not None:
                 self._waiting.popleft()
@@ -407,7 +409,10 @@ class FileSource:
                 count -= 1
             descriptor = self._open(tracked.path)
             if descriptor is None:
-                return  # no descriptor now: try again later
+                if tracked.path in self._reports.unreadable:
+                    self._waiting.rotate(-1)  # cannot be read (reported): the others first
+                    continue
+                return  # no descriptor now, or gone: try again later
             try:
                 same = _same_file(descriptor, tracked)
             except OSError:
