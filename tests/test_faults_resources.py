@@ -242,3 +242,59 @@ def test_a_failing_checkpoint_save_pauses_reading_without_a_crash(
         "(what was read is safe in the spool); retrying until it works"
     ]
     assert any("checkpoints can be written again" in r.getMessage() for r in caplog.records)
+
+
+def test_once_on_a_disk_that_stays_full_gives_up_at_the_drain_timeout_and_loses_nothing(
+    tmp_path: Path, small_disk: Path, influxdb: InfluxDB1, database: str
+) -> None:
+    events = make_events(500, seed=103)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "service.jsonl").write_bytes(b"".join(line(e) for e in events))
+    data = ship_config(tmp_path, influx_sink(influxdb, database), data_dir=str(small_disk))
+    config = write_toml(tmp_path / "ship.toml", data)
+    command = [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once"]
+    (small_disk / "spool").mkdir()
+    filler = fill(small_disk)
+    full = subprocess.run([*command, "--drain-timeout", "2"], capture_output=True, text=True)
+    assert full.returncode == 1, full.stderr
+    assert "Traceback" not in full.stderr
+    assert "could not write the spool in" in full.stderr
+    assert "for 2 s (--drain-timeout): giving up; reading is paused" in full.stderr
+    assert "gave up (--drain-timeout)" in full.stderr
+    assert sequence_numbers(influxdb, database) == []
+    filler.unlink()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+
+
+def test_too_many_open_files_opening_a_segment_is_a_loud_wait_not_a_sender_failure(
+    tmp_path: Path, influxdb: InfluxDB1, database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = make_events(600, seed=105)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
+    data = ship_config(tmp_path, influx_sink(influxdb, database), batch={"max_events": 200})
+    config = load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={})
+    topology = build_topology(config, once=True)
+    load = topology.spool._load
+    failures = [OSError(errno.EMFILE, "Too many open files")] * 4
+
+    def failing_load(path: Path) -> Any:
+        if failures:
+            raise failures.pop()
+        return load(path)
+
+    topology.spool._load = failing_load  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, "luna_events.ship"):
+        stats = topology.run(drain_timeout=120)
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+    assert stats.sender_failures == 0 and stats.spool_batches == 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert errors == [
+        f"cannot read the spool in {topology.spool.directory} (Too many open files (EMFILE)); "
+        "sending waits (the batches are safe in the spool); retrying until it works"
+    ]
+    assert any("can be read again" in r.getMessage() for r in caplog.records)

@@ -44,32 +44,47 @@ class WriteFaults:
         """what -> (first failure, last message), monotonic."""
 
     def until_written(
-        self, what: str, consequence: str, action: Callable[[], None], stop: threading.Event
+        self,
+        what: str,
+        consequence: str,
+        action: Callable[[], None],
+        stop: threading.Event,
+        *,
+        give_up_after: float | None = None,
+        verb: str = "write",
     ) -> bool:
         """Run ``action`` until it does not raise ``OSError``; ``False`` if ``stop`` is
-        set first. ``consequence`` says what waits meanwhile (for the message)."""
+        set first, or when it has failed for ``give_up_after`` seconds (logged; the
+        caller stops). ``consequence`` says what waits meanwhile (for the message),
+        ``verb`` what is done to ``what`` (``write``, ``read``)."""
         attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 action()
             except OSError as error:
-                self._failed(what, consequence, error)
+                self._failed(what, consequence, error, verb)
+                if give_up_after is not None and time.monotonic() - started >= give_up_after:
+                    log.error(
+                        "could not %s the %s for %.0f s (--drain-timeout): giving up; %s",
+                        verb,
+                        what,
+                        give_up_after,
+                        consequence,
+                    )
+                    return False
                 wait = min(MAX_WAIT_SECS, 0.2 * 2.0**attempt)
+                if give_up_after is not None:
+                    wait = max(0.0, min(wait, started + give_up_after - time.monotonic()))
                 attempt += 1
                 if stop.wait(wait):
                     return False
                 continue
             if attempt:
-                self._recovered(what)
+                self._recovered(what, verb)
             return True
 
-    @property
-    def failing(self) -> list[str]:
-        """The writes failing now."""
-        with self._lock:
-            return list(self._failing)
-
-    def _failed(self, what: str, consequence: str, error: OSError) -> None:
+    def _failed(self, what: str, consequence: str, error: OSError, verb: str) -> None:
         with self.counters:
             self.stats.write_failures += 1
         now = time.monotonic()
@@ -80,7 +95,8 @@ class WriteFaults:
             self._failing[what] = (first, now)
         if last:
             log.error(
-                "still cannot write the %s (%s) after %.0f s; %s",
+                "still cannot %s the %s (%s) after %.0f s; %s",
+                verb,
                 what,
                 describe(error),
                 now - first,
@@ -88,15 +104,17 @@ class WriteFaults:
             )
         else:
             log.error(
-                "cannot write the %s (%s); %s; retrying until it works",
+                "cannot %s the %s (%s); %s; retrying until it works",
+                verb,
                 what,
                 describe(error),
                 consequence,
             )
 
-    def _recovered(self, what: str) -> None:
+    def _recovered(self, what: str, verb: str) -> None:
         with self._lock:
             first, _ = self._failing.pop(what, (time.monotonic(), 0.0))
+        done = {"write": "written"}.get(verb, verb)  # read -> read
         log.warning(
-            "the %s can be written again after %.0f s; going on", what, time.monotonic() - first
+            "the %s can be %s again after %.0f s; going on", what, done, time.monotonic() - first
         )

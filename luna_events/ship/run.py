@@ -89,6 +89,8 @@ def summary_table(
         )
         if quarantine is not None:
             rows.append(("quarantine", quarantine.name))
+    if stats.gave_up:
+        rows.append(("gave up (--drain-timeout)", stats.gave_up))
     if stats.write_failures:
         rows.append(("failed state writes (waited)", f"{stats.write_failures:,}"))
     rows.append(

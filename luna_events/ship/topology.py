@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from luna_events.ship.delivery import OWN_SERIES_TEXT, Delivery
 from luna_events.ship.faults import WriteFaults
 from luna_events.ship.sinks import Sink
 from luna_events.ship.sources import Chunk, Position, Source
-from luna_events.ship.spool import Spool
+from luna_events.ship.spool import Segment, Spool
 from luna_events.ship.stats import ShipperStats
 from luna_events.transform import Transform
 from luna_events.validation import validate
@@ -259,11 +260,10 @@ class Topology:
                 append(outcome.line_protocol or "")
             else:
                 skipped += 1
-        if invalid and not self.faults.until_written(
+        if invalid and not self._write(
             f"dead-letter file {self.dead_letters.path}",
             "reading is paused (the unread lines wait in the logs behind the checkpoint)",
             lambda: self.dead_letters.write(invalid),
-            self.stop,
         ):
             return False
         with self._counters:
@@ -309,23 +309,39 @@ class Topology:
             if not self._wait_for_room():
                 return  # stopping while full: the lines stay unread behind the checkpoint
             lines = batch.lines
-            if not self.faults.until_written(
+            if not self._write(
                 f"spool in {self.spool.directory}",
                 "reading is paused (the unread lines wait in the logs behind the checkpoint)",
                 lambda: self.spool.append(lines),
-                self.stop,
             ):
                 return
             batch.lines = []
             batch.size = 0
-        if not self.faults.until_written(
+        if not self._write(
             "checkpoints",
             "reading is paused (what was read is safe in the spool)",
             lambda: self.source.commit(batch.positions),
-            self.stop,
         ):
             return  # read again after a restart: duplicates are harmless
         self._batch = self._new_batch()
+
+    def _write(self, what: str, consequence: str, action: Callable[[], None]) -> bool:
+        """Run a state write until it works (see :class:`WriteFaults`); ``False`` if
+        stopped first or, with ``--once`` and a drain timeout, when it failed that long
+        (the run then stops, unfinished: exit 1)."""
+        if self.faults.until_written(
+            what, consequence, action, self.stop, give_up_after=self._drain_timeout
+        ):
+            return True
+        if not self.stop.is_set():
+            self._give_up(f"could not write the {what} for {self._drain_timeout:.0f} s")
+        return False
+
+    def _give_up(self, why: str) -> None:
+        """Stop a ``--once`` run before everything read is acknowledged."""
+        self.stats.gave_up = why
+        self._gave_up = True
+        self.stop.set()
 
     def _wait_for_room(self) -> bool:
         """Wait for room in the spool; with ``--once`` and a drain timeout, give up when
@@ -340,8 +356,7 @@ class Topology:
                 self.sink.name,
                 self._drain_timeout,
             )
-            self._gave_up = True
-            self.stop.set()
+            self._give_up(f"{self.sink.name} took no batch for {self._drain_timeout:.0f} s")
         return False
 
     # the sender -----------------------------------------------------------------
@@ -353,7 +368,7 @@ class Topology:
         while not self._sender_stop.is_set():
             segment = None
             try:
-                segment = self.spool.take(timeout=0.1)
+                segment = self._next_segment()
                 if segment is None:
                     continue
                 if self._delivery.deliver(segment):
@@ -368,6 +383,23 @@ class Topology:
                     return  # the sink was closed under it: stopping
                 failures += 1
                 self._sender_failed(number, error, min(30.0, 0.5 * 2.0 ** (failures - 1)))
+
+    def _next_segment(self) -> Segment | None:
+        """The next segment to send; a fault of the moment opening it (too many open
+        files) is a loud wait, shared by the senders, not a sender failure."""
+        taken: list[Segment | None] = [None]
+
+        def take() -> None:
+            taken[0] = self.spool.take(timeout=0.1)
+
+        self.faults.until_written(
+            f"spool in {self.spool.directory}",
+            "sending waits (the batches are safe in the spool)",
+            take,
+            self._sender_stop,
+            verb="read",
+        )
+        return taken[0]
 
     def _sender_failed(self, number: int, error: Exception, wait: float) -> None:
         with self._counters:
