@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -23,6 +24,7 @@ SECRETS = {
     "url_user": "url-secret-91bc-x",
     "env_user": "env-secret-5d2e-y",
     "file_user": "file-secret-c4a8-z",
+    "odd_user": "odd-secret@9e1/#?:x",  # percent-encoded in the URL
 }
 WRONG = "wrong-secret-7f3a-w"
 BAD_EVENT = (
@@ -51,7 +53,7 @@ def with_users(influx: InfluxDB1, grant: str) -> None:
 def test_no_secret_in_anything_the_shipper_writes(tmp_path: Path):
     logs = tmp_path / "logs"
     logs.mkdir()
-    events = make_events(400, seed=67)
+    events = make_events(500, seed=67)
     written: list[bytes] = []
     with InfluxDB1(admin=("admin", "admin-password-0")) as influx:
         influx.create_database(DATABASE)
@@ -62,6 +64,7 @@ def test_no_secret_in_anything_the_shipper_writes(tmp_path: Path):
         runs = [
             (f"http://url_user:{WRONG}@{host}", {}, 1),  # 401: kept in the spool
             (f"http://url_user:{SECRETS['url_user']}@{host}", {}, 0),
+            (f"http://odd_user:{quote(SECRETS['odd_user'], safe='')}@{host}", {}, 0),
             (
                 influx.url,
                 {
@@ -113,7 +116,7 @@ def test_no_secret_in_anything_the_shipper_writes(tmp_path: Path):
     assert any(p.name.startswith("dead-letter") for p in files), files
     assert any("spool" in p.parts for p in (tmp_path / "data").rglob("*")), "a spool was used"
     written += [p.read_bytes() for p in files]
-    for secret in [*SECRETS.values(), WRONG]:
+    for secret in [*SECRETS.values(), quote(SECRETS["odd_user"], safe=""), WRONG]:
         leaks = [blob[:200] for blob in written if secret.encode() in blob]
         assert not leaks, (secret, leaks)
 
