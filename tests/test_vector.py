@@ -25,7 +25,7 @@ from luna_events import limits
 from luna_events.catalog import CATALOG, ValueType
 from luna_events.catalog.build import ROUTE_PATTERN
 from luna_events.event import Event
-from luna_events.generate.remap_vrl import TEMPLATE, remap_program
+from luna_events.generate.remap_vrl import KEY_CHECKS, TEMPLATE, remap_program
 from luna_events.jsonline import LineKind, to_json_line
 from luna_events.localservers import InfluxDB1, free_port
 from luna_events.transform import transform_line
@@ -123,8 +123,8 @@ def test_the_program_is_rendered_from_the_rule_plan_with_no_limit_typed_in():
         limits.MIN_TIME_NS,
         limits.MAX_TIME_NS,
     ):
-        assert str(abs(value)) not in TEMPLATE, f"{value} is typed into the template"
-    assert ROUTE_PATTERN not in TEMPLATE and "_measurement" not in TEMPLATE
+        assert str(abs(value)) not in TEMPLATE + KEY_CHECKS, f"{value} is typed into the template"
+    assert ROUTE_PATTERN not in TEMPLATE and "_measurement" not in TEMPLATE + KEY_CHECKS
     for name in ("agent.yaml", "agent-forward.yaml"):
         assert load_config(name)["sources"]["luna_logs"]["max_line_bytes"] == limits.MAX_LINE_BYTES
 
