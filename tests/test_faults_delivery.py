@@ -21,7 +21,7 @@ import pytest
 
 from luna_events.localservers import InfluxDB1, free_port
 from luna_events.ship.config import load as load_ship_config
-from luna_events.ship.deadletters import DeadLetters
+from luna_events.ship.deadletters import DeadLetters, rejected_record
 from luna_events.ship.delivery import Delivery, refuses_lines
 from luna_events.ship.sinks import SendResult
 from luna_events.ship.sinks.registry import build_sink
@@ -321,3 +321,31 @@ def test_fail_on_dead_letters_and_list_and_replay_once_the_cause_is_fixed(
     twice = run("dead-letters", "replay", "-c", str(config))
     assert twice.returncode == 0 and "no dead letters waiting" in twice.stdout
     assert len(influxdb.points(database, conflicting.series)) == 1
+
+
+def test_replay_sends_dead_letters_in_batches_and_splits_down_to_the_refused_point(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+) -> None:
+    points = [
+        b"replayed,service=s seq=%di %d" % (n, 1_763_000_000_000_000_000 + n) for n in range(300)
+    ]
+    refused = b'replayed,service=s seq="text" 1763000000000000999'
+    dead_file = tmp_path / "dead.jsonl"
+    letters = DeadLetters(dead_file)
+    letters.write(
+        rejected_record("influxdb_v1", 500, "was down", p)
+        for p in [*points[:150], refused, *points[150:]]
+    )
+    letters.close()
+    with FaultProxy(influxdb.url, [FORWARD]) as proxy:
+        sink = {"type": "influxdb_v1", "url": proxy.url, "database": database}
+        config = config_file(tmp_path, sink, dead_letter_path=str(dead_file))
+        result = run("dead-letters", "replay", "-c", str(config))
+    no_traceback(result.stderr)
+    assert result.returncode == 1 and "300 replayed, 1 still waiting" in result.stdout
+    assert "still refused (400)" in result.stderr
+    assert proxy.requests <= 2 * 9 + 1, "one batch, halves only along the refused point"
+    stored = influxdb.points(database, "replayed")
+    assert sorted(p["fields"]["seq"] for p in stored) == list(range(300))
+    again = run("dead-letters", "replay", "-c", str(config))
+    assert again.returncode == 1 and "0 replayed, 1 still waiting" in again.stdout

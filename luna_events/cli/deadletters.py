@@ -4,7 +4,8 @@ ship it once the cause is fixed.
 Records are de-duplicated by key (a record repeated after a crash counts once).
 ``replay`` checks invalid lines again (the catalog or the service may have been
 fixed) and sends what passes, and the points the sink refused, through the
-configured sink, one point at a time. Each success appends a ``replayed`` marker
+configured sink in batches of the shipper's size, split in halves down to the points
+still refused (as the shipper's delivery policy does). Each success appends a ``replayed`` marker
 for its key, so a second replay sends nothing twice; what still fails stays.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,8 +21,9 @@ import click
 
 from luna_events.jsonline import LineKind
 from luna_events.ship import config as ship_config
+from luna_events.ship.config import BatchConfig
 from luna_events.ship.deadletters import INVALID, REJECTED, DeadLetters, read_records
-from luna_events.ship.delivery import refuses_lines
+from luna_events.ship.delivery import TOO_LARGE, refuses_lines
 from luna_events.ship.run import default_config_path
 from luna_events.ship.sinks import Sink
 from luna_events.ship.sinks.registry import build_sink
@@ -137,7 +140,7 @@ def replay_command(config_path: Path | None, file: Path | None) -> None:
     except ship_config.ConfigError as error:
         _fail(str(error))
     try:
-        sent, left = _replay(waiting, sink, DeadLetters(path))
+        sent, left = _replay(waiting, sink, DeadLetters(path), config.batch)
     finally:
         sink.close()
     click.echo(f"{path}: {sent:,} replayed, {left:,} still waiting")
@@ -145,39 +148,59 @@ def replay_command(config_path: Path | None, file: Path | None) -> None:
         raise SystemExit(1)
 
 
-def _replay(waiting: list[dict[str, Any]], sink: Sink, marks: DeadLetters) -> tuple[int, int]:
+class _Stopped(Exception):
+    """The sink did not answer as a sink that works: stop replaying."""
+
+
+def _replay(
+    waiting: list[dict[str, Any]], sink: Sink, marks: DeadLetters, batch: BatchConfig
+) -> tuple[int, int]:
+    """Send what can be sent in batches (split in halves down to the points refused);
+    mark each delivered key. The numbers replayed and still waiting."""
     transform = Transform()
-    sent = 0
     still: Counter[str] = Counter()
-    try:
-        for number, record in enumerate(waiting):
-            line = _line(record)
-            if line is None:
-                still["only a cut piece of the line was kept"] += 1
-                continue
-            if _kind(record) == REJECTED:
-                protocol = line
+    ready: list[tuple[str, bytes]] = []
+    for record in waiting:
+        line = _line(record)
+        if line is None:
+            still["only a cut piece of the line was kept"] += 1
+        elif _kind(record) == REJECTED:
+            ready.append((str(record.get("key")), line.rstrip(b"\n") + b"\n"))
+        else:
+            outcome = transform(line)
+            if outcome.kind is not LineKind.EVENT or outcome.line_protocol is None:
+                still["still invalid: " + "; ".join(map(str, outcome.problems))[:160]] += 1
             else:
-                outcome = transform(line)
-                if outcome.kind is not LineKind.EVENT or outcome.line_protocol is None:
-                    still["still invalid: " + "; ".join(map(str, outcome.problems))[:160]] += 1
-                    continue
-                protocol = outcome.line_protocol.encode()
-            body = protocol + b"\n"
-            result = sink.send(body)
-            if result.ok:
-                marks.write([{"key": record.get("key"), "kind": REPLAYED}])
-                sent += 1
-            elif result.status == 413 or refuses_lines(result, body):
+                ready.append((str(record.get("key")), outcome.line_protocol.encode() + b"\n"))
+    sent = 0
+
+    def send(points: list[tuple[str, bytes]]) -> None:
+        nonlocal sent
+        body = b"".join(protocol for _, protocol in points)
+        result = sink.send(body)
+        if result.ok:
+            marks.write([{"key": key, "kind": REPLAYED} for key, _ in points])
+            sent += len(points)
+        elif result.status == TOO_LARGE or refuses_lines(result, body):
+            if len(points) == 1:
                 still[f"still refused ({result.status}): {result.message[:160]}"] += 1
             else:
-                answer = result.status if result.status is not None else "no answer"
-                click.echo(
-                    f"{sink.name} did not take the point ({answer}: {result.message[:200]}); "
-                    f"stopping, {len(waiting) - number:,} not tried",
-                    err=True,
-                )
-                return sent, len(waiting) - sent
+                send(points[: len(points) // 2])
+                send(points[len(points) // 2 :])
+        else:
+            answer = result.status if result.status is not None else "no answer"
+            click.echo(
+                f"{sink.name} did not take the points ({answer}: {result.message[:200]}); "
+                f"stopping, {len(waiting) - sent - sum(still.values()):,} not tried",
+                err=True,
+            )
+            raise _Stopped
+
+    try:
+        for begin, end in _batches([len(p) for _, p in ready], batch):
+            send(ready[begin:end])
+    except _Stopped:
+        return sent, len(waiting) - sent
     except OSError as error:
         click.echo(f"cannot mark replayed records: {error}; stopping", err=True)
         return sent, len(waiting) - sent
@@ -186,3 +209,17 @@ def _replay(waiting: list[dict[str, Any]], sink: Sink, marks: DeadLetters) -> tu
     for reason, number in still.most_common():
         click.echo(f"  {number:>8,}  {reason}", err=True)
     return sent, sum(still.values())
+
+
+def _batches(sizes: list[int], batch: BatchConfig) -> Iterator[tuple[int, int]]:
+    """``(begin, end)`` of consecutive runs within the shipper's batch limits."""
+    begin, size = 0, 0
+    for number, length in enumerate(sizes):
+        if number > begin and (
+            number - begin >= batch.max_events or size + length > batch.max_bytes
+        ):
+            yield begin, number
+            begin, size = number, 0
+        size += length
+    if begin < len(sizes):
+        yield begin, len(sizes)
