@@ -227,3 +227,15 @@ def _sdk_event(where: str, value: float) -> Event:
     fields: dict[str, Any] = {"execution_time": 0.5}
     (tags if where == "tags" else fields)["extra"] = value
     return Event("sdkloop_task", 1, tags, fields)
+
+
+_CODE = re.compile(r'(?:Fault|Problem|_invalid)\(\s*"([a-z_0-9]+)"|"code": "([a-z_0-9]+)"')
+
+
+def test_every_problem_code_either_road_writes_is_in_the_docs():
+    package = Path(__file__).parent.parent / "luna_events"
+    sources = [*package.rglob("*.py"), package.parent / "vector" / "remap.vrl"]
+    codes = {a or b for path in sources for a, b in _CODE.findall(path.read_text())}
+    assert {"unknown_series", "line_too_long", "series_key_too_long"} <= codes
+    docs = (package.parent / "docs" / "event-format.md").read_text()
+    assert not sorted(c for c in codes if f"`{c}`" not in docs)
