@@ -71,6 +71,7 @@ MISTAKES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
     ("placeholder secret", {"sink": {"username": "u", "password": "***"}}, {}, "sink.password = ***: the placeholder --check-config prints: give the secret itself"),
     ("misspelt password", {"sink": {"username": "u", "pasword": "t0ken-value"}}, {}, 'sink.pasword = ***: not a key of influxdb_v1 sinks; did you mean "password"?'),
     ("misspelt token", {"sink": {"type": "influxdb_v2", "bucket": "b", "tokn": "t0ken-value"}}, {}, 'sink.tokn = ***: not a key of influxdb_v2 sinks; did you mean "token"?'),
+    ("v2 token and user", {"sink": {"type": "influxdb_v2", "bucket": "b", "token": "t0ken-value"}}, {"LUNA_MONITORING_USER": "luna", "LUNA_MONITORING_PASSWORD": "t0ken-pw"}, 'sink.username (from LUNA_MONITORING_USER) = "luna": influxdb_v2 takes a token, or username and password (InfluxDB 1.8+), not both'),
     ("env placeholder secret", {}, {"LUNA_MONITORING_USER": "u", "LUNA_MONITORING_PASSWORD": "***"}, "LUNA_MONITORING_PASSWORD = *** (for sink.password): the placeholder"),
 ]  # fmt: skip
 

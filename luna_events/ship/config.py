@@ -411,6 +411,11 @@ def _resolve_credentials(
                 "sink.token: influxdb_v2 needs a token (or token_file), or username and "
                 "password for InfluxDB 1.8+'s compatibility API"
             )
+        if sink.token and sink.username:
+            raise ConfigError(
+                f"sink.username{_origin(origins, 'sink.username')} = {show(sink.username)}: "
+                "influxdb_v2 takes a token, or username and password (InfluxDB 1.8+), not both"
+            )
         if not sink.bucket:
             raise ConfigError(
                 'sink.bucket: influxdb_v2 needs a bucket (1.8+: "database/retention_policy")'
