@@ -26,6 +26,7 @@ from luna_events.localservers import InfluxDB1
 from luna_events.ship.checkpoints import Checkpoints
 from luna_events.ship.config import SourceConfig
 from luna_events.ship.sources import Chunk
+from luna_events.ship.sources import file as file_source
 from luna_events.ship.sources.file import FileSource
 from luna_events.ship.sources.splitter import OVERSIZED_PREFIX, LineSplitter
 from luna_events.ship.sources.stdin import StdinSource
@@ -383,7 +384,7 @@ def test_an_over_long_line_with_its_marker_past_the_cut_is_dead_lettered(
 
 
 def test_out_of_descriptors_while_opening_is_a_reported_wait(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ):
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -396,7 +397,7 @@ def test_out_of_descriptors_while_opening_is_a_reported_wait(
     files = FileSource(
         SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0), Checkpoints(data)
     )
-    files.max_open = 1_000  # a setting above what the process may open
+    files.max_open = files.budget = 1_000  # a setting above what the process may open
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     in_use = len(os.listdir("/proc/self/fd"))
     resource.setrlimit(resource.RLIMIT_NOFILE, (in_use + 10, hard))
@@ -409,13 +410,20 @@ def test_out_of_descriptors_while_opening_is_a_reported_wait(
             if len(lines) == 180:
                 break
     finally:
-        files.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert sorted(lines) == sorted(b"%d-%d" % (f, n) for f in range(60) for n in range(3))
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1, "reported at a bounded rate"
     assert "Too many open files" in errors[0].getMessage()
     assert "holding at most" in errors[0].getMessage() and files.max_open < 10
+    monkeypatch.setattr(file_source, "EMFILE_REPORT_SECS", 0.05)  # the limit is back
+    deadline = time.monotonic() + 60
+    while files.max_open < files.budget:
+        assert time.monotonic() < deadline, "the full budget comes back by itself"
+        files.poll()
+        time.sleep(0.01)
+    files.close()
+    assert "holding up to 1000 files open again" in caplog.records[-1].getMessage()
 
 
 def test_identity_follows_rotation_copytruncate_and_inode_reuse_under_one_header(
@@ -460,9 +468,9 @@ def test_a_file_rewritten_while_closed_is_read_again(tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir()
     files = FileSource(
-        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0), Checkpoints(data)
+        SourceConfig(include=[str(logs / "*.log")], glob_interval_secs=0, max_open_files=1),
+        Checkpoints(data),
     )
-    files.max_open = 1
     header = HEADER.rstrip(b"\n")
     for name in "abc":
         (logs / f"{name}.log").write_bytes(header + b"\n" + name.encode() + b"1\n")

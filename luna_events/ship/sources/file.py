@@ -132,6 +132,9 @@ class _Reports:
 
     unreadable: set[str] = field(default_factory=set)
     no_room_at: float = float("-inf")
+    """When ``EMFILE`` was last reported."""
+    no_room_last: float = float("-inf")
+    """When ``EMFILE`` last happened."""
 
 
 class FileSource:
@@ -145,7 +148,9 @@ class FileSource:
         self.config = config
         self.checkpoints = checkpoints
         self.once = once
-        self.max_open = open_file_budget(config.max_open_files)
+        self.budget = open_file_budget(config.max_open_files)
+        self.max_open = self.budget
+        """Files held open at most: :attr:`budget`, lowered for a while after ``EMFILE``."""
         self._tracked: dict[str, _Tracked] = {}
         self._waiting: deque[str] = deque()
         """Keys of closed files with bytes to read, in the order they asked."""
@@ -273,7 +278,7 @@ class FileSource:
             self._close(tracked)  # room for the rest of the process (checkpoints, spool)
             if tracked.size != tracked.read_to:
                 self._wait(tracked)
-        now = time.monotonic()
+        now = self._reports.no_room_last = time.monotonic()
         if now - self._reports.no_room_at >= EMFILE_REPORT_SECS:
             self._reports.no_room_at = now
             log.error(
@@ -435,6 +440,13 @@ class FileSource:
         if now >= self._next_glob:
             self._discover()
             self._next_glob = now + self.config.glob_interval_secs
+        if self.max_open < self.budget and now - self._reports.no_room_last >= EMFILE_REPORT_SECS:
+            self.max_open = self.budget
+            log.warning(
+                "no 'Too many open files' for %.0f s: holding up to %d files open again",
+                EMFILE_REPORT_SECS,
+                self.budget,
+            )
         self._reopen_waiting()
         chunks = []
         for tracked in list(self._tracked.values()):
