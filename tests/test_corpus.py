@@ -239,3 +239,25 @@ def test_every_problem_code_either_road_writes_is_in_the_docs():
     assert {"unknown_series", "line_too_long", "series_key_too_long"} <= codes
     docs = (package.parent / "docs" / "event-format.md").read_text()
     assert not sorted(c for c in codes if f"`{c}`" not in docs)
+
+
+def test_encode_reports_one_problem_a_line_with_its_code(tmp_path: Path):
+    # encode wrote "FILE:LINE: where: reason; where: reason" with no code, on one line
+    log = tmp_path / "bad.jsonl"
+    log.write_bytes(
+        b'{"luna_event":{"v":1,"series":"sdkloop_task","time":1,'
+        b'"tags":{"a\\nb":1,"service":"x"},"fields":{}}}\n'
+    )
+    result = CliRunner().invoke(cli, ["encode", str(log)])
+    assert result.exit_code == 1
+    rows = result.stderr.splitlines()[:-1]
+    assert [row.split(": ")[1] for row in rows] == [
+        "control_character",
+        "not_allowed",
+        "missing_tag",
+        "missing_field",
+        "no_fields",
+    ]
+    assert (
+        rows[0] == f"{log}:1: control_character: tags.a\\nb: key contains control character U+000A"
+    )

@@ -95,9 +95,10 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(lambda m: repr(m[0])[1:-1], text)
 
 
-def _report(label: str, number: int, outcome: Outcome) -> None:
+def _report(label: str, number: int, outcome: Outcome, *, err: bool) -> None:
+    """Each problem of a line as ``FILE:LINE: code: where: reason``, one a line."""
     for problem in outcome.problems:
-        click.echo(printable(f"{label}:{number}: {problem.code}: {problem}"), err=False)
+        click.echo(printable(f"{label}:{number}: {problem.code}: {problem}"), err=err)
 
 
 _FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
@@ -124,8 +125,8 @@ def encode(files: tuple[str, ...], max_line_bytes: int) -> None:
     for label, number, outcome in _outcomes(files, max_line_bytes, tally):
         if outcome.line_protocol is not None:
             out.write(outcome.line_protocol.encode() + b"\n")
-        elif outcome.problems:
-            click.echo(printable(f"{label}:{number}: {outcome.error}"), err=True)
+        else:
+            _report(label, number, outcome, err=True)
     out.flush()
     if tally.invalid or tally.unreadable:
         click.echo(tally.summary(), err=True)
@@ -148,7 +149,7 @@ def lint(files: tuple[str, ...], max_line_bytes: int, strict: bool, quiet: bool)
     for label, number, outcome in _outcomes(files, max_line_bytes, tally):
         if outcome.kind is LineKind.INVALID:
             bad += 1
-            _report(label, number, outcome)
+            _report(label, number, outcome, err=False)
         elif strict and outcome.kind is LineKind.ORDINARY:
             bad += 1
             click.echo(f"{label}:{number}: not_an_event: line: {outcome.reason}")
