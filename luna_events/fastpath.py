@@ -98,29 +98,33 @@ class FastEncoder:
             value = tags[key]
             kind = type(value)
             # str and int values never compare equal, so they can share one cache
-            cached = kind is str or kind is int
-            segment = cached_segment(value) if cached else None
-            if segment is None:
+            if kind is str or kind is int:
+                segment = cached_segment(value)
+                if segment is None:
+                    checked = rule.segment(value)
+                    if type(checked) is not str:
+                        return None
+                    segment = checked
+                    _remember(rule.segments, value, segment, VALUE_CACHE_SIZE)
+            else:
                 checked = rule.segment(value)
                 if type(checked) is not str:
                     return None
                 segment = checked
-                if cached:
-                    _remember(rule.segments, value, segment, VALUE_CACHE_SIZE)
             append(segment)
         if shape.long_key_possible and series_key_fault(
             series_key_bytes(shape.measurement, parts[1:], shape.field_keys)
         ):
             return None
         for key, write, prefix in shape.fields:
-            text = write(fields[key])
-            if type(text) is not str:
-                return None
             append(prefix)
-            append(text)
+            append(write(fields[key]))  # type: ignore[arg-type]
         append(" ")
         append(str(time_ns))
-        return "".join(parts)
+        try:
+            return "".join(parts)
+        except TypeError:  # a field's Fault among the texts
+            return None
 
     def _shape(self, plan: SeriesPlan, tags: Any, fields: Any) -> _Shape | None:
         """Check the keys of an event never seen with this layout."""

@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import orjson
+
 from luna_events import limits
 from luna_events.catalog import CATALOG, Catalog, SeriesSpec, ValueType
 from luna_events.lineprotocol import escape_key, escape_measurement, escape_string, format_float
@@ -49,6 +51,7 @@ _FLOAT = ValueType.FLOAT
 _INT = ValueType.INT
 _STR = ValueType.STR
 _BOOL = ValueType.BOOL
+_dumps = orjson.dumps
 
 _TYPE_NAMES = {
     str: "str",
@@ -143,14 +146,16 @@ def float_text(value: object) -> str | Fault:
     kind = type(value)
     if kind is float:
         if value - value == 0.0:  # type: ignore[operator]
-            text = repr(value)
+            # format_float's text, faster: orjson writes the same shortest digits as
+            # repr (a third of its cost), and differs only in how it writes an exponent
+            text = _dumps(value).decode()
             if text[-2:] == ".0":
                 return text[:-2]
             return format_float(value) if "e" in text else text  # type: ignore[arg-type]
         return Fault("not_finite", f"{value} is not allowed")
     if kind is int:
         if -_EXACT <= value <= _EXACT:  # type: ignore[operator]
-            return format_float(float(value))  # type: ignore[arg-type]
+            return str(value)  # what format_float(float(value)) writes for an exact int
         return Fault("out_of_range", f"{value} cannot be written exactly as a float")
     return Fault("wrong_type", f"expected float, got {type_name(value)}")
 
