@@ -196,3 +196,11 @@ def test_a_drain_timeout_that_is_not_a_time_is_refused(seconds: str):
     assert result.stderr.splitlines() == [
         f"luna-events ship: --drain-timeout {float(seconds)}: expected seconds from 0 to 86400"
     ]
+
+
+def test_standard_input_is_not_mixed_with_file_globs():
+    result = run_ship("--check-config", "-", "/var/log/*.jsonl")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "luna-events ship: - /var/log/*.jsonl: - (standard input) is read alone, not with file globs"
+    ]

@@ -80,6 +80,8 @@ def ship_command(
         fail(str(error))
     if include == ("-",):
         config.source.type = "stdin"
+    elif "-" in include:
+        fail(f"{' '.join(include)}: - (standard input) is read alone, not with file globs")
     elif include:
         config.source.type = "file"
         config.source.include = list(include)
