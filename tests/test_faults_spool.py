@@ -6,6 +6,7 @@ view matters."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import struct
 import subprocess
@@ -93,14 +94,65 @@ def test_any_cut_or_overwrite_gives_only_whole_lines_that_were_written(
 
 
 def test_an_unreadable_segment_is_quarantined_and_the_next_one_taken(tmp_path: Path) -> None:
-    (tmp_path / "spool" / "0000000000000001.seg").mkdir(parents=True)  # read(): EISDIR
     spool = Spool(tmp_path / "spool", 1 << 20)
+    spool.append(["m f=0i 1"])
     spool.append(["m f=1i 1"])
+    first = tmp_path / "spool" / "0000000000000001.seg"
+    first.unlink()
+    first.mkdir()  # replaced under the spool: read() fails with EISDIR
     segment = spool.take(timeout=0.1)
-    assert segment is not None and segment.lines == 1
+    assert segment is not None and segment.body == b"m f=1i 1\n"
     assert (tmp_path / "quarantine" / "0000000000000001.seg").is_dir()
     spool.ack(segment)
     assert spool.segments == 0 and spool.records_damaged == 1
+
+
+def test_what_is_not_a_segment_is_left_alone_loudly_and_never_blocks_a_sender(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    (directory / "0000000000000001.seg").mkdir()
+    (directory / "0000000000000002.seg").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(directory / "0000000000000003.seg")  # opening it would block a sender for good
+    (directory / "0000000000000004.tmp").mkdir()
+    with caplog.at_level(logging.ERROR, "luna_events.ship"):
+        spool = Spool(directory, 1 << 20)
+    left_alone = sorted(r.getMessage() for r in caplog.records)
+    assert left_alone == [
+        f"spool: {directory / name} is not one of its segments; leaving it alone"
+        for name in (
+            "0000000000000001.seg",
+            "0000000000000002.seg",
+            "0000000000000003.seg",
+            "0000000000000004.tmp",
+        )
+    ]
+    assert spool.segments == 0 and spool.take(timeout=0) is None
+    spool.append(["m f=1i 1"])  # after the numbers in use
+    assert (directory / "0000000000000005.seg").is_file()
+
+
+def test_a_spool_dir_that_cannot_be_used_is_a_one_line_refusal(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "spool").write_text("not a directory")
+    config = write_toml(
+        tmp_path / "ship.toml",
+        ship_config(tmp_path, {"type": "file", "path": str(tmp_path / "out.lp")}),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"luna-events ship: cannot use the spool dir {data / 'spool'}: File exists\n"
+    )
 
 
 # damaged segments through the real command ------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat
 import struct
 import sys
 import threading
@@ -32,6 +33,8 @@ from array import array
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from pathlib import Path
+
+from luna_events.ship.lock import DataDirError
 
 log = logging.getLogger("luna_events.ship")
 
@@ -248,7 +251,6 @@ class Spool:
         record_lines: int = RECORD_LINES,
     ) -> None:
         self.directory = directory
-        self.directory.mkdir(parents=True, exist_ok=True)
         self.quarantine = quarantine or directory.parent / "quarantine"
         self.max_bytes = max_bytes
         self.fsync = fsync
@@ -259,14 +261,41 @@ class Spool:
         self._sizes: dict[Path, int] = {}
         self._in_flight: set[Path] = set()
         self._reported: set[Path] = set()
-        for leftover in self.directory.glob("*.tmp"):
-            leftover.unlink(missing_ok=True)
-        for existing in sorted(self.directory.glob("*.seg")):
-            if existing.stem.isdigit():
-                self._sizes[existing] = existing.stat().st_size
+        self._sequence = self._scan()
+
+    def _scan(self) -> int:
+        """Take the segments found in the directory (removing half-written ones); the
+        highest sequence number in use. Raises :class:`DataDirError` when the directory
+        cannot be used."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            entries = sorted(self.directory.iterdir())
+        except OSError as error:
+            raise DataDirError(
+                f"cannot use the spool dir {self.directory}: {error.strerror or error}"
+            ) from None
+        sequence = 0
+        for entry in entries:
+            if entry.suffix not in (".seg", ".tmp"):
+                continue
+            if entry.stem.isdigit():
+                sequence = max(sequence, int(entry.stem))
+            try:
+                info = entry.lstat()
+                regular = stat.S_ISREG(info.st_mode)
+                if regular and entry.suffix == ".tmp":
+                    entry.unlink()  # a segment whose write never finished
+                    continue
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                log.error("spool: cannot look at %s (%s)", entry, error.strerror or error)
+                continue
+            if regular and entry.stem.isdigit():
+                self._sizes[entry] = info.st_size
             else:
-                log.error("spool: %s is not one of its segments; leaving it alone", existing)
-        self._sequence = max((int(p.stem) for p in self._sizes), default=0)
+                log.error("spool: %s is not one of its segments; leaving it alone", entry)
+        return sequence
 
     @property
     def size(self) -> int:
