@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from luna_events.localservers import InfluxDB1
+from luna_events.ship import lock
 from luna_events.ship.checkpoints import Checkpoints
 from luna_events.ship.config import SourceConfig
 from luna_events.ship.sources import Position
@@ -298,3 +299,30 @@ def test_a_data_dir_that_cannot_be_written_is_a_one_line_refusal(tmp_path: Path)
     assert result.stderr.strip().splitlines() == [
         f"luna-events ship: data dir {data} is not writable: Permission denied"
     ]
+
+
+def test_a_shipper_of_an_earlier_version_holding_the_lock_file_keeps_this_one_out(
+    tmp_path: Path,
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    earlier = (  # what version 1 of the lock did: flock on <data_dir>/lock alone
+        "import fcntl, os, sys\n"
+        "d = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(d, fcntl.LOCK_EX)\n"
+        "os.write(d, b'%d\\n' % os.getpid())\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", earlier, str(data / "lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(lock.DataDirError, match=f"in use by .* \\(pid {holder.pid}\\)"):
+            lock.hold(data)
+    finally:
+        holder.communicate(timeout=30)

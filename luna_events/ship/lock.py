@@ -2,11 +2,12 @@
 
 Two shippers on one data dir would race on the checkpoints, delete each other's
 spool segments and send everything twice. The first one to start holds an
-exclusive ``flock`` on the data dir itself for as long as its process lives (the
-kernel lets go when the process ends, even after ``kill -9``), so that deleting a
-file in it cannot free the lock; a second one is refused with the holder's pid,
-written to ``<data_dir>/lock``. Where directories cannot be locked (NFS), the lock
-is taken on that file instead.
+exclusive ``flock`` on the data dir itself and on ``<data_dir>/lock`` for as long as
+its process lives (the kernel lets go when the process ends, even after ``kill
+-9``): deleting the lock file does not free the directory's lock, and the file's
+lock keeps out shippers of earlier versions (and works where directories cannot be
+locked: NFS). A second one is refused with the holder's pid, written to the lock
+file.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from luna_events.errors import LunaEventsError
 
 LOCK_NAME = "lock"
 
-_held: dict[Path, int] = {}
-"""Data dirs this process holds, with the locked descriptor (kept open)."""
+_held: dict[Path, list[int]] = {}
+"""Data dirs this process holds, with the locked descriptors (kept open)."""
 _BUSY = {errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES}
 
 
@@ -44,7 +45,7 @@ def hold(data_dir: Path) -> None:
         raise DataDirError(f"cannot open the lock file {path}: {error.strerror}") from None
     try:
         locked = _lock(key, descriptor)
-    except OSError as error:
+    except OSError as error:  # the lock file's lock goes with its descriptor
         holder = _holder(descriptor)
         os.close(descriptor)
         if error.errno in _BUSY:
@@ -58,12 +59,11 @@ def hold(data_dir: Path) -> None:
         os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
     except OSError:
         pass  # the pid is only a courtesy for the message above; the lock is what counts
-    if locked != descriptor:
-        os.close(descriptor)
     try:
         _check_writable(key)
     except DataDirError:
-        os.close(locked)
+        for held in locked:
+            os.close(held)
         raise
     _held[key] = locked
 
@@ -81,9 +81,11 @@ def _check_writable(directory: Path) -> None:
     os.unlink(probe)
 
 
-def _lock(directory: Path, lock_file: int) -> int:
-    """Lock ``directory`` (or, where that is not possible, ``lock_file``); the locked
-    descriptor, to keep open. ``OSError`` with an errno in :data:`_BUSY` when held."""
+def _lock(directory: Path, lock_file: int) -> list[int]:
+    """Lock ``lock_file`` and ``directory`` (where directories can be locked: not on
+    NFS); the locked descriptors, to keep open. ``OSError`` with an errno in
+    :data:`_BUSY` when another process holds either."""
+    fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -91,9 +93,8 @@ def _lock(directory: Path, lock_file: int) -> int:
         os.close(descriptor)
         if error.errno in _BUSY:
             raise
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)  # NFS: directories cannot be
-        return lock_file
-    return descriptor
+        return [lock_file]  # the lock file alone
+    return [lock_file, descriptor]
 
 
 def _holder(descriptor: int) -> str:
