@@ -261,3 +261,11 @@ def test_encode_reports_one_problem_a_line_with_its_code(tmp_path: Path):
     assert (
         rows[0] == f"{log}:1: control_character: tags.a\\nb: key contains control character U+000A"
     )
+
+
+def test_lint_escapes_control_characters_in_file_names_too(tmp_path: Path):
+    log = tmp_path / "a\nb.log"
+    log.write_bytes(b"plain text\n")
+    result = CliRunner().invoke(cli, ["lint", "--strict", str(log)])
+    assert result.exit_code == 1
+    assert result.stdout == f"{tmp_path}/a\\nb.log:1: not_an_event: line: no monitoring marker\n"

@@ -83,7 +83,7 @@ def _outcomes(
                     yield label, number, outcome
         except OSError as error:
             tally.unreadable.append(label)
-            click.echo(f"{label}: cannot read: {error.strerror or error}", err=True)
+            click.echo(printable(f"{label}: cannot read: {error.strerror or error}"), err=True)
 
 
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -152,7 +152,7 @@ def lint(files: tuple[str, ...], max_line_bytes: int, strict: bool, quiet: bool)
             _report(label, number, outcome, err=False)
         elif strict and outcome.kind is LineKind.ORDINARY:
             bad += 1
-            click.echo(f"{label}:{number}: not_an_event: line: {outcome.reason}")
+            click.echo(printable(f"{label}:{number}: not_an_event: line: {outcome.reason}"))
     if not quiet:
         click.echo(tally.summary(), err=True)
     if tally.unreadable:
