@@ -19,6 +19,8 @@ FORWARD = "forward"
 RESET = "reset"
 PLAIN_400 = "plain400"
 HANG = "hang"
+PARTIAL_ELSEWHERE = "partial-elsewhere"
+"""InfluxDB's partial-write answer naming a line that was not in the request."""
 DELAY = "delay"
 """Wait :attr:`FaultProxy.delay` seconds, then forward."""
 
@@ -81,6 +83,17 @@ class FaultProxy:
             payload = b"<html><body><h1>400 Bad Request</h1></body></html>"
             handler.send_response(400)
             handler.send_header("Content-Type", "text/html")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload)
+            return
+        if step == PARTIAL_ELSEWHERE:
+            payload = (
+                b'{"error":"partial write: unable to parse \'elsewhere,t=a f=\': '
+                b'missing field value dropped=1"}'
+            )
+            handler.send_response(400)
+            handler.send_header("Content-Type", "application/json")
             handler.send_header("Content-Length", str(len(payload)))
             handler.end_headers()
             handler.wfile.write(payload)

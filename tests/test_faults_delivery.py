@@ -28,7 +28,7 @@ from luna_events.ship.sinks.registry import build_sink
 from luna_events.ship.spool import Segment, encode_segment
 from luna_events.ship.stats import ShipperStats
 
-from .faultproxy import DELAY, FORWARD, HANG, PLAIN_400, RESET, FaultProxy
+from .faultproxy import DELAY, FORWARD, HANG, PARTIAL_ELSEWHERE, PLAIN_400, RESET, FaultProxy
 from .shipping import (
     influx_sink,
     line,
@@ -103,6 +103,10 @@ def test_which_answers_refuse_lines_decided_on_real_influxdb_answers(
     assert not refuses_lines(proxy, b"m f=1i 1\n")
     elsewhere = SendResult(400, '{"error":"unable to parse \'other f=\': missing field"}')
     assert not refuses_lines(elsewhere, b"m f=1i 1\n"), "names no line of this batch"
+    partial_elsewhere = SendResult(
+        400, '{"error":"partial write: unable to parse \'other f=\': missing field dropped=1"}'
+    )
+    assert not refuses_lines(partial_elsewhere, b"m f=1i 1\n"), "about another request"
     assert refuses_lines(SendResult(422, "partial write"), b"m f=1i 1\n")
 
 
@@ -154,6 +158,23 @@ def test_a_proxy_answering_a_plain_400_never_dead_letters_good_events(
         "refused line" in result.stderr
     )
     assert re.search(r"dead-lettered\s*│\s*0\s", result.stderr)
+
+
+def test_a_partial_write_naming_a_line_of_another_request_dead_letters_nothing(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+) -> None:
+    events = make_events(1_000, seed=84)
+    write_logs(tmp_path, [line(e) for e in events])
+    with FaultProxy(influxdb.url, [PARTIAL_ELSEWHERE] * 4 + [FORWARD]) as proxy:
+        config = config_file(tmp_path, {**influx_sink(influxdb, database), "url": proxy.url})
+        result = run("ship", "-c", str(config), "--once", "--drain-timeout", "120")
+    no_traceback(result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+    assert proxy.answers.count(PARTIAL_ELSEWHERE) == 4
+    assert not (tmp_path / "data" / "dead-letter.jsonl").exists()
+    assert "answered 400 to a whole batch without naming a refused line of it" in result.stderr
 
 
 def test_resets_and_slow_answers_deliver_everything_exactly_once(

@@ -48,16 +48,18 @@ _UNPARSABLE = re.compile(r"unable to parse '(.+?)': ", re.DOTALL)
 def refuses_lines(result: SendResult, body: bytes) -> bool:
     """Whether the answer is a per-line refusal: InfluxDB's partial write (1.x ``400``
     saying ``partial write``, 2.x ``422``), or a ``400`` naming a line of ``body`` it
-    cannot parse. A bare ``400`` (a proxy) is not."""
+    cannot parse. A bare ``400`` (a proxy) is not, nor one naming a line that is not in
+    ``body`` (even as a partial write: it cannot be about this batch)."""
     if result.status == 422:
         return True
     if result.status != 400:
         return False
     message = _error_text(result.message)
-    if "partial write" in message or "field type conflict" in message:
-        return True  # the second: InfluxDB 1.x when a batch conflicts with itself
     named = _UNPARSABLE.search(message)
-    return named is not None and named.group(1).encode() in body
+    if named is not None:  # an answer about lines of another request is not about these
+        return named.group(1).encode() in body
+    # the second: InfluxDB 1.x when a batch conflicts with itself
+    return "partial write" in message or "field type conflict" in message
 
 
 def _error_text(message: str) -> str:
@@ -177,7 +179,7 @@ class Delivery:
         if attempt == 0 or attempt % 10 == 0:
             if result.status is not None and 400 <= result.status < 500:
                 log.error(
-                    "%s answered %s to a whole batch without naming a refused line (%s): "
+                    "%s answered %s to a whole batch without naming a refused line of it (%s): "
                     "not InfluxDB's partial-write answer (a proxy?); keeping the batch, "
                     "retrying in %.1f s",
                     self.sink.name,
