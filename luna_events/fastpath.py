@@ -23,6 +23,7 @@ from typing import Any
 
 from luna_events import limits
 from luna_events.catalog import CATALOG, Catalog
+from luna_events.jsonline import has_negative_zero
 from luna_events.rules import (
     DEFAULT_PLAN,
     FieldPlan,
@@ -76,8 +77,16 @@ class FastEncoder:
         self._extra_fields: dict[str, FieldPlan] = {}
         self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Shape] = {}
 
-    def encode(self, series: Any, time_ns: Any, tags: Any, fields: Any) -> str | None:
-        """The event's line protocol (no newline), or ``None`` if it is not valid."""
+    def encode(
+        self, series: Any, time_ns: Any, tags: Any, fields: Any, line: bytes | None = None
+    ) -> str | None:
+        """The event's line protocol (no newline), or ``None`` if it is not valid.
+
+        ``line`` is the JSON line the values were decoded from, if any: msgspec reads
+        a ``-0`` token as the int 0, so an event with a zero among its values (or a
+        false one: only a zero costs the scan) is refused when the line holds such a
+        token, which the full reader takes for what it is, the float -0.0.
+        """
         if type(series) is not str:
             return None
         shape_key = (series, tuple(tags), tuple(fields))
@@ -92,6 +101,7 @@ class FastEncoder:
             _remember(self._shapes, shape_key, shape, SHAPE_CACHE_SIZE)
         if time_fault(time_ns) is not None:
             return None
+        zero = not time_ns
         parts = [shape.measurement]
         append = parts.append
         for key, cached_segment, rule in shape.tags:
@@ -105,7 +115,10 @@ class FastEncoder:
                     if type(checked) is not str:
                         return None
                     segment = checked
-                    _remember(rule.segments, value, segment, VALUE_CACHE_SIZE)
+                    if kind is int and not value:
+                        zero = True  # never cached, so that every zero is seen here
+                    else:
+                        _remember(rule.segments, value, segment, VALUE_CACHE_SIZE)
             else:
                 checked = rule.segment(value)
                 if type(checked) is not str:
@@ -117,8 +130,13 @@ class FastEncoder:
         ):
             return None
         for key, write, prefix in shape.fields:
+            value = fields[key]
+            if line is not None and not value:  # decoded JSON: plain values
+                zero = True
             append(prefix)
-            append(write(fields[key]))  # type: ignore[arg-type]
+            append(write(value))  # type: ignore[arg-type]
+        if zero and line is not None and has_negative_zero(line):
+            return None
         append(" ")
         append(str(time_ns))
         try:

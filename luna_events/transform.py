@@ -73,7 +73,9 @@ class Transform:
             payload = decode_envelope(raw)
             if payload is not None:
                 series = payload.series
-                encoded = self._encoder.encode(series, payload.time, payload.tags, payload.fields)
+                encoded = self._encoder.encode(
+                    series, payload.time, payload.tags, payload.fields, raw
+                )
                 if encoded is not None:
                     return Outcome(_EVENT, encoded, (), "", series)
         return self._slow(raw)
@@ -87,7 +89,9 @@ class Transform:
         payload = decode_envelope(line)
         if payload is None:
             return None
-        return self._encoder.encode(payload.series, payload.time, payload.tags, payload.fields)
+        return self._encoder.encode(
+            payload.series, payload.time, payload.tags, payload.fields, line
+        )
 
     def _slow(self, raw: bytes) -> Outcome:
         parsed = parse_line(raw, max_bytes=self.max_bytes)
