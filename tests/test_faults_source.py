@@ -697,3 +697,29 @@ def test_a_waiting_file_that_cannot_be_opened_does_not_hold_up_the_others(
     assert process.returncode == 0 and "Traceback" not in stderr, stderr
     assert sorted(numbers) == list(range(len(events)))
     stored_as_sent(influxdb, database, events)
+
+
+@pytest.mark.server
+def test_a_log_whose_name_is_not_utf8_is_shipped(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(100, seed=227)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    broken = b'{"luna_event": {"v": 1, "series": "requests"}, "message": "no time"}\n'
+    name = os.fsencode(logs) + b"/app-\xff\xfe.jsonl"  # a name in Latin-1, say
+    with open(name, "wb") as handle:
+        handle.write(b"".join(line(e) for e in events) + broken)
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    first = run_once(config)
+    assert first.returncode == 0 and "Traceback" not in first.stderr, first.stderr
+    assert summary_count(first.stderr, "events shipped") == len(events)
+    assert summary_count(first.stderr, "dead-lettered") == 1
+    [record] = (tmp_path / "data" / "dead-letter.jsonl").read_bytes().splitlines()
+    assert orjson.loads(record)["source"]["path"] == f"{logs}/app-\\xff\\xfe.jsonl"
+    again = run_once(config)
+    assert summary_count(again.stderr, "events shipped") == 0, "its checkpoint was saved"
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)

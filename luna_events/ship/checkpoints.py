@@ -23,7 +23,7 @@ from typing import Annotated
 import msgspec
 
 from luna_events.ship.lock import DataDirError
-from luna_events.ship.sources import Position
+from luna_events.ship.sources import Position, printable
 
 log = logging.getLogger("luna_events.ship")
 
@@ -153,7 +153,7 @@ class Checkpoints:
             [
                 _File(
                     key,
-                    p.path,
+                    printable(p.path),
                     p.offset,
                     p.tail.hex(),
                     p.head,

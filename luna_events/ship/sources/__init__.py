@@ -33,6 +33,15 @@ TAIL_BYTES = 32
 PREFIX_BYTES = 4096
 
 
+def printable(path: str) -> str:
+    """``path`` as text any encoder takes: a name that is not UTF-8 shows its odd bytes
+    as ``\\xNN`` (for checkpoints, dead letters and messages; files are opened by
+    their real name)."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 @dataclass(slots=True)
 class Chunk:
     """Complete lines read from one input, and where they sit in it.

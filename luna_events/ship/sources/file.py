@@ -43,7 +43,7 @@ import orjson
 from luna_events.ship.checkpoints import Checkpoints
 from luna_events.ship.config import SourceConfig
 from luna_events.ship.lock import DataDirError
-from luna_events.ship.sources import PREFIX_BYTES, TAIL_BYTES, Chunk, Position
+from luna_events.ship.sources import PREFIX_BYTES, TAIL_BYTES, Chunk, Position, printable
 from luna_events.ship.sources.splitter import LineSplitter
 
 log = logging.getLogger("luna_events.ship")
@@ -505,7 +505,7 @@ class FileSource:
                 tracked.prefix_len, tracked.prefix = length, prefix
         return Chunk(
             tracked.key,
-            tracked.path,
+            printable(tracked.path),
             start,
             tracked.offset,
             lines.lines,
@@ -524,7 +524,7 @@ class FileSource:
             line = splitter.pending
             return Chunk(
                 tracked.key,
-                tracked.path,
+                printable(tracked.path),
                 tracked.offset,
                 tracked.offset,
                 [line],
