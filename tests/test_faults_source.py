@@ -723,3 +723,35 @@ def test_a_log_whose_name_is_not_utf8_is_shipped(
     assert summary_count(again.stderr, "events shipped") == 0, "its checkpoint was saved"
     assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
     stored_as_sent(influxdb, database, events)
+
+
+@pytest.mark.server
+def test_a_non_blocking_stdin_is_read_to_its_end(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    events = make_events(400, seed=229)
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, influx_sink(influxdb, database))
+    )
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)  # as an event loop in the parent may leave it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LUNA_MONITORING_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once", "-"],
+        stdin=read_end,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    os.close(read_end)
+    with open(write_end, "wb") as pipe:
+        pipe.write(b"".join(line(e) for e in events[:200]))
+        pipe.flush()
+        wait_for(influxdb, database, 200, timeout=60)  # read, and the pipe empty since
+        pipe.write(b"".join(line(e) for e in events[200:]))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
+    assert summary_count(stderr, "events shipped") == len(events)
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import BinaryIO
 
 from luna_events.ship.sources import Chunk, Position
 from luna_events.ship.sources.splitter import LineSplitter
+
+log = logging.getLogger("luna_events.ship")
 
 READ_SIZE = 256 * 1024
 
@@ -29,8 +34,9 @@ class StdinSource:
     def poll(self) -> Sequence[Chunk]:
         if self._ended:
             return []
-        read = getattr(self.stream, "read1", self.stream.read)
-        data = read(READ_SIZE)
+        data = self._next()
+        if data is None:
+            return []
         start = self.offset
         if data:
             self._total += len(data)
@@ -54,6 +60,21 @@ class StdinSource:
                 Position("<stdin>", self.offset),
             )
         ]
+
+    def _next(self) -> bytes | None:
+        """The next bytes (``b""`` at the end), or ``None`` when none are ready yet: a
+        non-blocking stdin (left so by a parent's event loop) is not at its end."""
+        try:
+            descriptor = self.stream.fileno()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return getattr(self.stream, "read1", self.stream.read)(READ_SIZE)
+        try:
+            return os.read(descriptor, READ_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError as error:  # it cannot be read again: what came is shipped
+            log.error("cannot read standard input: %s; taking it as ended", error.strerror)
+            return b""
 
     def at_end(self) -> bool:
         return self._ended
