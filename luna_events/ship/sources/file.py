@@ -13,13 +13,17 @@ Like Vector's ``file`` source:
 * copytruncate: a file that shrinks below the read offset, or whose bytes before
   it changed, is read again from its start; the copy, if it matches the globs, is
   recognised by its content and continues where reading stopped;
-* a file deleted while open is read to its end, then let go;
-* at most ``max_open_files`` files are open at once: files read to their end are
-  closed when others wait, and reopened by path and identity when they grow;
+* a file deleted (or moved out of the globs) while open is read to its end, then
+  let go after ``rotate_wait_secs``; a last line without a newline is then shipped
+  if it is a whole JSON object, else reported;
+* at most ``max_open_files`` files are open at once (fewer for 30 s after
+  ``EMFILE``): files read to their end are closed when others wait, and reopened by
+  path and identity when they grow;
 * a partial last line waits for its newline (with ``--once``, at the end of the
   input, a last line that is a whole JSON object is shipped, anything else reported);
-* files that cannot be opened are reported once each, with the reason, and read
-  as soon as they can be.
+* files that cannot be opened (or are no regular files, or lie in a directory a
+  glob cannot list) are reported once each, with the reason, and read as soon as
+  they can be.
 """
 
 from __future__ import annotations
