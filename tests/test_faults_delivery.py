@@ -272,6 +272,34 @@ def test_first_sigterm_in_the_once_drain_stops_within_the_grace_period(
     assert re.search(r"left in the spool\s*│\s*[1-9]\d* batches", stderr)
 
 
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_stop_before_the_end_of_the_input_is_not_a_finished_once_run(
+    tmp_path: Path, influxdb: InfluxDB1, database: str, number: signal.Signals
+) -> None:
+    events = make_events(3_000, seed=90)
+    write_logs(tmp_path, [line(e) for e in events])
+    with FaultProxy(influxdb.url, [HANG]) as proxy:
+        sink = {**influx_sink(influxdb, database), "url": proxy.url, "timeout_secs": 3600}
+        # a spool too small for the input: reading waits for the sink, which hangs
+        config = config_file(tmp_path, sink, buffer={"max_size": 30_000}, batch={"max_events": 100})
+        shipper = Shipper(config, "--once")
+        wait_until(lambda: proxy.requests >= 1, "the first request")
+        shipper.process.send_signal(number)
+        code = shipper.wait()
+        stderr = shipper.stderr
+        no_traceback(stderr)
+        assert code == 1, stderr  # not 0: the input was not read to its end
+        assert f"signal {int(number)}: spooling the open batch and stopping" in stderr
+        assert re.search(r"not finished\s*│\s*stopped before the end of the input", stderr)
+        proxy.set_steps([FORWARD])
+        result = run("ship", "-c", str(config), "--once", "--drain-timeout", "120")
+    no_traceback(result.stderr)
+    assert result.returncode == 0, result.stderr
+    assert "not finished" not in result.stderr
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
+    stored_as_sent(influxdb, database, events)
+
+
 def test_drain_timeout_bounds_once_while_the_sink_refuses_connections(
     tmp_path: Path,
 ) -> None:

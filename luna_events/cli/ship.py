@@ -105,7 +105,7 @@ def ship_command(
         Console(stderr=True).print(
             summary_table(stats, config.dead_letters, config.data_dir / "quarantine")
         )
-        if stats.spool_batches or stats.gave_up:
+        if stats.spool_batches or stats.unfinished:
             raise SystemExit(1)
         if fail_on_dead_letters and stats.events_dead_lettered:
             raise SystemExit(3)

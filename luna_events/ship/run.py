@@ -39,7 +39,7 @@ def build_topology(config: ShipConfig, *, once: bool = False) -> Topology:
 
 
 def _install_signals(topology: Topology) -> None:
-    """The first SIGTERM/SIGINT starts a bounded stop, the second stops at once."""
+    """The first SIGTERM/SIGINT/SIGHUP starts a bounded stop, the second stops at once."""
 
     def on_signal(number: int, frame: FrameType | None) -> None:
         if topology.stopping:
@@ -55,6 +55,7 @@ def _install_signals(topology: Topology) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)  # a closed terminal: stop as cleanly
 
 
 def summary_table(
@@ -89,8 +90,8 @@ def summary_table(
         )
         if quarantine is not None:
             rows.append(("quarantine", quarantine.name))
-    if stats.gave_up:
-        rows.append(("gave up (--drain-timeout)", stats.gave_up))
+    if stats.unfinished:
+        rows.append(("not finished", stats.unfinished))
     if stats.write_failures:
         rows.append(("failed state writes (waited)", f"{stats.write_failures:,}"))
     rows.append(

@@ -30,14 +30,14 @@ class ShipperStats:
     senders: int = 0
     sender_failures: int = 0
     write_failures: int = 0
-    gave_up: str = ""
-    """Why a ``--once`` run stopped before everything read was acknowledged (not sent
+    unfinished: str = ""
+    """Why a ``--once`` run stopped before everything was read and acknowledged (not sent
     in the ``shipper`` series)."""
 
     def as_event(self, sink: str) -> Event:
         """The counters as a point of the ``shipper`` series."""
         fields = asdict(self)
-        del fields["gave_up"]
+        del fields["unfinished"]
         return Event(
             "shipper",
             now_ns(),

@@ -107,6 +107,12 @@ class Topology:
             sender.start()
         try:
             self._read_loop()
+            stopped = self.once and self.stop.is_set() and not self.stats.unfinished
+            if stopped and not self.source.at_end():
+                self.stats.unfinished = (
+                    "stopped before the end of the input; the unread lines wait in the "
+                    "logs behind the checkpoint"
+                )
         finally:
             if self.config.metrics_interval_secs:
                 self._add_metrics()  # the final counters
@@ -339,7 +345,7 @@ class Topology:
 
     def _give_up(self, why: str) -> None:
         """Stop a ``--once`` run before everything read is acknowledged."""
-        self.stats.gave_up = why
+        self.stats.unfinished = why
         self._gave_up = True
         self.stop.set()
 
