@@ -24,6 +24,7 @@ from luna_events.event import Event
 from luna_events.lineprotocol import encode_line
 from luna_events.localservers import InfluxDB1
 from luna_events.ship.config import load as load_ship_config
+from luna_events.ship.deadletters import DeadLetters
 from luna_events.ship.run import build_topology
 from luna_events.ship.sinks import SendResult, Sink
 from luna_events.ship.spool import (
@@ -312,3 +313,35 @@ def test_dead_letters_follow_their_file_when_it_is_rotated_or_cleared(tmp_path: 
     assert [orjson.loads(r)["key"] for r in path.read_bytes().splitlines()] == ["c"]
     rotated = (tmp_path / "dead-letter.jsonl.1").read_bytes().splitlines()
     assert [orjson.loads(r)["key"] for r in rotated] == ["a"]
+
+
+def test_a_dead_letter_write_waits_for_another_writer_on_the_same_file(tmp_path: Path) -> None:
+    """A replay beside a running shipper: neither appends inside the other's write (a
+    failed write is cut back to where it began, which must still be its own start)."""
+    path = tmp_path / "dead.jsonl"
+    path.write_bytes(b"")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys; f = open(sys.argv[1], 'ab'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); sys.stdin.readline()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    assert holder.stdout.readline() == "held\n"
+    letters = DeadLetters(path)
+    writer = threading.Thread(target=letters.write, args=([{"key": "k", "kind": "x"}],))
+    writer.start()
+    writer.join(0.3)
+    assert writer.is_alive(), "waits for the other writer's lock"
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    holder.wait(30)
+    writer.join(30)
+    letters.close()
+    assert [orjson.loads(r)["key"] for r in path.read_bytes().splitlines()] == ["k"]

@@ -2,16 +2,18 @@
 
 Records are written whole: each call appends complete lines and fsyncs them, and
 a write that fails half way (disk full) is cut back to where it began, then
-raises ``OSError`` for the caller to wait on. A record repeated after a crash
-carries the same ``key`` (the input's identity and byte offset for an invalid
-line, a hash of the line protocol for a point the sink refused), so readers
-de-duplicate by key (see :func:`read_records`).
+raises ``OSError`` for the caller to wait on; writers hold an exclusive ``flock``
+on the file meanwhile, so a replay beside a running shipper never loses a record.
+A record repeated after a crash carries the same ``key`` (the input's identity and
+byte offset for an invalid line, a hash of the line protocol for a point the sink
+refused), so readers de-duplicate by key (see :func:`read_records`).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import hashlib
 import os
 import threading
@@ -106,6 +108,9 @@ class DeadLetters:
                     self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
                 )
             descriptor = self._descriptor
+            # another writer (a replay beside the shipper) must not append between
+            # the end taken here and a cut back to it
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
             start = os.lseek(descriptor, 0, os.SEEK_END)
             try:
                 written = 0
@@ -116,9 +121,10 @@ class DeadLetters:
             except OSError:
                 with contextlib.suppress(OSError):
                     os.ftruncate(descriptor, start)
-                os.close(descriptor)
+                os.close(descriptor)  # releases the lock
                 self._descriptor = None
                 raise
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
             self.count += data.count(b"\n")
 
     def _still_there(self, descriptor: int) -> bool:
