@@ -342,10 +342,29 @@ def edges() -> Iterator[tuple[str, str]]:
     yield "invalid utf-8 in key", line(event(fields=[*SDK_FIELDS, ('"\udcff"', "1")]))
 
 
+ZEROS = ["0", "-0", "0.0", "-0.0", "0e0", "-0e0", "-0E-5", "0E+2", " -0 ", "\t-0\r", "-00", "-"]
+
+
+def zeros(count: int, rng: random.Random) -> Iterator[tuple[str, str]]:
+    """Zeros of every spelling in every place, also outside the event and in strings:
+    ``-0`` is the float negative zero, which a fast reader may take for the int 0."""
+    for number in range(count):
+        tags = [SDK_TAGS[0], ('"image_count"', rng.choice([*ZEROS, "1"]))]
+        fields = [('"execution_time"', rng.choice([*ZEROS, "0.5"]))]
+        if rng.random() < 0.5:
+            tags.append(('"z"', rng.choice(ZEROS)))
+        if rng.random() < 0.5:
+            fields.append(('"w"', rng.choice(ZEROS)))
+        time = rng.choice(["0", "-0", "1", "-0.0"])
+        after = rng.choice(["", ', "n":-0', ', "n":[0,-0]', ', "m":"a:-0,"'])
+        yield f"zero {number}", line(event(time=time, tags=tags, fields=fields), after=after)
+
+
 def corpus(extra: int = 2500, seed: int = 10) -> list[tuple[str, str]]:
-    """The edges, then ``extra`` random lines mixing several edges in one event."""
+    """The edges, zeros, then ``extra`` random lines mixing several edges in one event."""
     out = list(edges())
     rng = random.Random(seed)
+    out += zeros(600, rng)
     small_values = [v for v in VALUES if len(v) < 200]
     small_keys = [k for k in KEYS if len(k) < 200]
     for number in range(extra):

@@ -23,7 +23,7 @@ from luna_events.cli import cli
 from luna_events.event import Event
 from luna_events.jsonline import decode_envelope, parse_line, to_json_line
 from luna_events.localservers import InfluxDB1
-from luna_events.transform import transform_line
+from luna_events.transform import Transform, transform_line
 from luna_events.validation import DEFAULT_VALIDATOR
 
 from .adversarial import as_vector_reads, corpus
@@ -120,6 +120,15 @@ def test_lint_reports_each_line_as_the_transform_does_one_problem_a_line(tmp_pat
     for number, (name, text) in enumerate(LINES, 1):
         outcome = transform_line(text.encode("utf-8", "surrogateescape"))
         assert [p.code for p in outcome.problems] == reported.get(number, []), name
+
+
+def test_the_shippers_hot_path_writes_what_the_transform_writes_or_passes():
+    transform = Transform()  # one encoder over every line: its caches carry over
+    for name, text in LINES:
+        raw = text.encode("utf-8", "surrogateescape")
+        encoded = transform.encode(raw)
+        if encoded is not None:
+            assert encoded == transform_line(raw).line_protocol, name
 
 
 REGRESSIONS = [
