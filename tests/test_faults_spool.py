@@ -24,7 +24,7 @@ from luna_events.event import Event
 from luna_events.lineprotocol import encode_line
 from luna_events.localservers import InfluxDB1
 from luna_events.ship.config import load as load_ship_config
-from luna_events.ship.deadletters import DeadLetters
+from luna_events.ship.deadletters import DeadLetters, read_records
 from luna_events.ship.run import build_topology
 from luna_events.ship.sinks import SendResult, Sink
 from luna_events.ship.spool import (
@@ -345,3 +345,12 @@ def test_a_dead_letter_write_waits_for_another_writer_on_the_same_file(tmp_path:
     writer.join(30)
     letters.close()
     assert [orjson.loads(r)["key"] for r in path.read_bytes().splitlines()] == ["k"]
+
+
+def test_a_dead_letter_cut_by_a_kill_never_swallows_the_next_record(tmp_path: Path) -> None:
+    path = tmp_path / "dead.jsonl"
+    path.write_bytes(b'{"key":"a","kind":"invalid"}\n{"key":"b","kind":"inv')  # SIGKILL here
+    letters = DeadLetters(path)
+    letters.write([{"key": "c", "kind": "invalid"}])
+    letters.close()
+    assert [r["key"] for r in read_records(path)] == ["a", "c"]

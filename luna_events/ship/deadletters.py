@@ -87,7 +87,6 @@ class DeadLetters:
         self.fsync = fsync
         self._descriptor: int | None = None
         self._lock = threading.Lock()
-        self.count = 0
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         """Append whole records (all or none), then fsync. Raises ``OSError``."""
@@ -105,13 +104,15 @@ class DeadLetters:
             if self._descriptor is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._descriptor = os.open(
-                    self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
+                    self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644
                 )
             descriptor = self._descriptor
             # another writer (a replay beside the shipper) must not append between
             # the end taken here and a cut back to it
             fcntl.flock(descriptor, fcntl.LOCK_EX)
             start = os.lseek(descriptor, 0, os.SEEK_END)
+            if start and os.pread(descriptor, 1, start - 1) != b"\n":
+                data = b"\n" + data  # after a record cut by a kill: never glued to it
             try:
                 written = 0
                 while written < len(data):
@@ -125,7 +126,6 @@ class DeadLetters:
                 self._descriptor = None
                 raise
             fcntl.flock(descriptor, fcntl.LOCK_UN)
-            self.count += data.count(b"\n")
 
     def _still_there(self, descriptor: int) -> bool:
         try:
