@@ -28,7 +28,7 @@ INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 MAX_EXACT_FLOAT_INT = 2**53
-"""Largest int that an additional numeric field (always written as float) keeps exactly."""
+"""Largest int a catalogued float field, given an int, keeps exactly (it is written as a float)."""
 
 RESERVED_KEYS = frozenset({"time", "_field", "_measurement", "_time"})
 """Keys InfluxDB 1.x or 2.x rejects as tag or field keys."""

@@ -16,8 +16,9 @@ The rules, in the order a key is checked (also in docs/event-format.md):
 * a tag value must have its catalog type (any of str/int/float/bool for an
   additional tag), fit in 64 bits, be finite, not be empty, pass the same text
   checks as a key (1024 bytes), and be one of its allowed values or match its pattern;
-* a field value must have its catalog type (an int is accepted for a float), fit in
-  64 bits (2^53 when written as a float), be finite, and a string at most 65535 bytes;
+* a field value must have its catalog type (an int is accepted for a float and
+  written as one; an additional field keeps its JSON type), fit in 64 bits (2^53 for
+  an int written as a float), be finite, and a string at most 65535 bytes;
 * the series key InfluxDB builds (escaped measurement and tags, ``#!~#`` and the
   longest escaped field key) must fit in 65535 bytes (measured on InfluxDB 1.6.7).
 """
@@ -192,13 +193,16 @@ def bool_text(value: object) -> str | Fault:
 
 
 def additional_text(value: object) -> str | Fault:
-    """An uncatalogued field: strings and bools keep their type, numbers are floats."""
+    """An uncatalogued field keeps its JSON type: an int is written with ``i``, a float
+    as a float, a string or a bool as itself."""
     kind = type(value)
     if kind is str:
         return str_text(value)
     if kind is bool:
         return "true" if value else "false"
-    if kind is int or kind is float:
+    if kind is int:
+        return int_text(value)
+    if kind is float:
         return float_text(value)
     return Fault("wrong_type", f"expected str, int, float or bool, got {type_name(value)}")
 
@@ -215,9 +219,9 @@ WRITERS: dict[ValueType | None, FieldWriter] = {
 
 
 def field_value(expected: ValueType | None, value: Any) -> Any:
-    """A field value as normalized (a value its writer accepted): numbers for a float
-    field or an additional numeric field become ``float``."""
-    if expected is _FLOAT or (expected is None and type(value) is int):
+    """A field value as normalized (a value its writer accepted): an int given for a
+    float field becomes ``float``; every other value keeps its type."""
+    if expected is _FLOAT:
         return float(value)
     return value
 

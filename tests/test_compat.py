@@ -80,9 +80,9 @@ TABLE: list[tuple[Any, str, dict[str, str], dict[str, Any]]] = [
             "account_id": "acc-1",
             "zone": "eu",
         },
-        # an additional numeric field is always a float (see docs/migrating.md)
+        # an additional field keeps its type: images=3i, as the original wrote it
         {"request_id": "r2", "execution_time": 0.25, "load_images_for_processing_time": 0.125}
-        | {"images": 3.0},
+        | {"images": 3},
     ),
     (
         RequestErrorMonitoringPoint(
@@ -349,6 +349,7 @@ for index in range(50):
     with monitorTime(data, "load_images_for_processing_time"):
         time.sleep(0)
     data.tags["account_id"] = "acc-%d" % (index % 3)
+    data.fields["images"] = index % 4 + 1  # an additional int field: images=1i..4i
     points.append(RequestMonitoringPoint("id-%d" % index, "/tasks/{task_id}", "GET", 0.01 * index,
                                          start, "luna-tasks", 200, data.tags, data.fields))
     if index % 10 == 0:
@@ -390,8 +391,9 @@ def test_code_written_for_the_seeds_delivers_the_same_points_to_influxdb(
     # one measurement at a time: `error_code` is a tag here and a tag and field there
     for point in (p for name in types for p in influxdb.points(database, name)):
         kinds = types[point["measurement"]]
-        fields = {k: float(v) if kinds[k] == "float" else v for k, v in point["fields"].items()}
+        fields = {k: _typed(kinds[k], v) for k, v in point["fields"].items()}
         stored.append((point["measurement"], point["time"], point["tags"], fields))
+    assert types["requests"]["images"] == "integer"
     want = [
         (p["measurement"], p["time"], p["tags"], _as_stored(p["measurement"], p["fields"]))
         for p in expected
@@ -404,17 +406,69 @@ def _canonical(point: tuple[str, int, dict[str, str], dict[str, Any]]) -> tuple[
     return measurement, time_ns, sorted(tags.items()), sorted(fields.items())
 
 
+_INFLUX_TYPES = {int: "integer", float: "float", str: "string", bool: "boolean"}
+
+
+def _typed(kind: str, value: Any) -> tuple[str, Any]:
+    """A stored field as (InfluxDB type, value): ``3`` and ``3.0`` never compare equal."""
+    return kind, float(value) if kind == "float" else value
+
+
 def _as_stored(measurement: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """Fields as InfluxDB keeps them: catalogued floats and additional numbers as floats."""
+    """Fields as InfluxDB keeps them: a catalogued float given an int as a float, every
+    other field (additional ones too) with its own type."""
     from luna_events.catalog import CATALOG
 
     spec = CATALOG[measurement]
     out: dict[str, Any] = {}
     for key, value in fields.items():
         field_spec = spec.field(key)
-        floating = field_spec is None or field_spec.type == "float"
-        out[key] = float(value) if floating and type(value) is int else value
+        floating = field_spec is not None and field_spec.type == "float"
+        if floating and type(value) is int:
+            value = float(value)
+        out[key] = _typed(_INFLUX_TYPES[type(value)], value)
     return out
+
+
+@pytest.mark.server
+def test_a_compat_int_field_joins_the_originals_int_field_in_influxdb(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    """A service migrated in place: the database already holds the original's
+    ``images=3i``; the compat layer's ``images`` must arrive as an int, not be refused
+    as a field type conflict."""
+    original = (
+        b"requests,route=POST:/sdk,service=luna-remote-sdk,status_code=201 "
+        b'execution_time=0.25,images=3i,request_id="old" 1763794046000000000\n'
+    )
+    assert influxdb.write(database, original)[0] == 204
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    setup = configure_logging(service="luna-remote-sdk", path=logs / "migrated.jsonl")
+    try:
+        points = [
+            RequestMonitoringPoint(
+                f"new-{n}",
+                "/sdk",
+                "POST",
+                0.25,
+                T + n,
+                "luna-remote-sdk",
+                201,
+                None,
+                {"images": n + 4, "ratio": 0.5 * n},
+            )
+            for n in range(3)
+        ]
+        compat.InfluxMonitoringAdapter({}, 1).addPointsToBuffer(points)
+    finally:
+        setup.close()
+    assert ship_once(tmp_path, influxdb, database) == []
+    stored = influxdb.points(database, "requests")
+    assert len(stored) == 4
+    assert sorted(p["fields"]["images"] for p in stored) == [3, 4, 5, 6]
+    assert influxdb.field_types(database)["requests"]["images"] == "integer"
+    assert influxdb.field_types(database)["requests"]["ratio"] == "float"
 
 
 def ship_once(

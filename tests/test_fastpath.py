@@ -155,3 +155,19 @@ def test_invalid_utf8_outside_the_event_is_refused_on_the_fast_path_too():
     assert TRANSFORM.encode(line) is None
     outcome = TRANSFORM(line)
     assert [(p.code, p.path) for p in outcome.problems] == [("invalid_utf8", "line")]
+
+
+def test_additional_fields_keep_their_json_type_on_the_fast_path():
+    tags = {"service": "luna-tasks", "route": "GET:/", "status_code": 200}
+    fields = {"request_id": "r", "execution_time": 1, "images": 4, "ratio": 4.0, "big": 2**63 - 1}
+    expected = (
+        "requests,route=GET:/,service=luna-tasks,status_code=200 big=9223372036854775807i,"
+        'execution_time=1,images=4i,ratio=4,request_id="r" 7'
+    )
+    assert ENCODER.encode("requests", 7, tags, fields) == expected
+    raw = to_json_line(Event("requests", 7, tags, fields))
+    assert b'"ratio":4.0' in raw and b'"images":4,' in raw
+    assert TRANSFORM.encode(raw) is not None
+    assert TRANSFORM(raw).line_protocol == expected
+    for beyond in (2**63, -(2**63) - 1):
+        assert ENCODER.encode("requests", 7, tags, {**fields, "images": beyond}) is None

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from luna_events import limits
 from luna_events.catalog import CATALOG, ValueType
 
-from .roads import assert_same_on_both_roads, dumps, vector_reads_exactly
+from .roads import (
+    assert_same_on_both_roads,
+    dumps,
+    python_road,
+    vector_reads_exactly,
+    vector_road,
+)
 from .vrl import remap, vrl_examples
 
 NEGATIVE_ZERO = "\x00negative zero\x00"
@@ -230,6 +236,41 @@ def test_fixed_edges_agree():
         'plain text with "luna_event" in it',
     ]
     assert_same_on_both_roads(lines)
+
+
+@pytest.mark.parametrize(
+    ("token", "written", "problems"),
+    [
+        ("4", "4i", ()),
+        ("-3", "-3i", ()),
+        ("9007199254740993", "9007199254740993i", ()),
+        ("9223372036854775807", "9223372036854775807i", ()),
+        ("-9223372036854775808", "-9223372036854775808i", ()),
+        ("9223372036854775808", None, (("out_of_range", "fields.images"),)),
+        ("-9223372036854775809", None, (("out_of_range", "fields.images"),)),
+        ("4.0", "4", ()),
+        ("4.5", "4.5", ()),
+        ("1e3", "1000", ()),
+        ("-0", "-0", ()),
+    ],
+)
+def test_an_additional_field_keeps_its_json_type_on_both_roads(
+    token: str, written: str | None, problems: tuple[tuple[str, str], ...]
+):
+    line = (
+        '{"luna_event": {"v": 1, "series": "sdkloop_task", "time": 5, "tags": {"service": '
+        '"luna-remote-sdk", "image_count": 1}, "fields": {"execution_time": 1, "images": '
+        + token
+        + "}}}"
+    )
+    (vector,) = vector_road([line])
+    for verdict in (python_road(line), vector):
+        assert verdict.problems == problems
+        if written is not None:
+            assert verdict.protocol == (
+                "sdkloop_task,image_count=1,service=luna-remote-sdk "
+                f"execution_time=1,images={written} 5"
+            )
 
 
 @pytest.mark.parametrize(

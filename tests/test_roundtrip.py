@@ -202,11 +202,10 @@ def test_numeric_events_round_trip_through_victoriametrics_v2_write(
         assert math.isclose(stored[key], value, rel_tol=1e-11), (key, stored[key], value)
 
 
-@given(key=keys, value=floats)
-def test_additional_numeric_fields_are_always_floats(key: str, value: float):
-    for given_value in (value, int(value) if abs(value) < 2**53 else 7):
-        event, _ = VALIDATOR.normalize(
-            Event("usages_statistic", BASE_TIME, {"service": "luna-remote-sdk"}, {key: given_value})
-        )
-        if event is not None:
-            assert type(event.fields[key]) is float
+@given(key=keys, value=st.one_of(floats, st.integers(-(2**63), 2**63 - 1)))
+def test_additional_numeric_fields_keep_their_type(key: str, value: float | int):
+    event, _ = VALIDATOR.normalize(
+        Event("usages_statistic", BASE_TIME, {"service": "luna-remote-sdk"}, {key: value})
+    )
+    if event is not None:
+        assert type(event.fields[key]) is type(value) and event.fields[key] == value

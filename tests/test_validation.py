@@ -9,6 +9,7 @@ import pytest
 from luna_events import series
 from luna_events.errors import InvalidEvent
 from luna_events.event import Event, FieldValue, TagValue, route
+from luna_events.lineprotocol import encode_line
 from luna_events.validation import validate
 
 GOOD_TAGS: dict[str, TagValue] = {
@@ -70,7 +71,9 @@ def test_a_valid_event_passes_and_is_normalized():
         ({"fields": {"request_id": 5}}, [("wrong_type", "fields.request_id")]),
         ({"fields": {"extra": None}}, [("wrong_type", "fields.extra")]),
         ({"fields": {"extra": [1]}}, [("wrong_type", "fields.extra")]),
-        ({"fields": {"extra": 2**60}}, [("out_of_range", "fields.extra")]),
+        ({"fields": {"extra": 2**63}}, [("out_of_range", "fields.extra")]),
+        ({"fields": {"extra": -(2**63) - 1}}, [("out_of_range", "fields.extra")]),
+        ({"fields": {"execution_time": 2**53 + 1}}, [("out_of_range", "fields.execution_time")]),
         ({"tags": {"dup": "x"}, "fields": {"dup": 1}}, [("key_conflict", "fields.dup")]),
         ({"tags": {"extra": math.nan}}, [("not_finite", "tags.extra")]),
     ],
@@ -110,7 +113,7 @@ def test_int_field_stays_int_and_int_in_range_only():
         validate(series.usages_statistic(face_detector_usages=1.0, time_ns=1))  # type: ignore[arg-type]
 
 
-def test_additional_fields_numbers_become_floats_strings_and_bools_stay():
+def test_additional_fields_keep_their_json_type_catalogued_floats_take_ints():
     event = validate(
         series.requests(
             service="luna-tasks",
@@ -118,7 +121,14 @@ def test_additional_fields_numbers_become_floats_strings_and_bools_stay():
             status_code=200,
             request_id="r",
             execution_time=1,
-            extra_fields={"count": 3, "ratio": 0.5, "note": "n", "flag": False},
+            extra_fields={
+                "count": 3,
+                "whole": 4.0,
+                "big": 2**63 - 1,
+                "ratio": 0.5,
+                "note": "n",
+                "flag": False,
+            },
             extra_tags={"zone": 3, "shard": 1.5, "hot": True},
             time_ns=1,
         )
@@ -126,12 +136,20 @@ def test_additional_fields_numbers_become_floats_strings_and_bools_stay():
     assert event.fields == {
         "request_id": "r",
         "execution_time": 1.0,
-        "count": 3.0,
+        "count": 3,
+        "whole": 4.0,
+        "big": 2**63 - 1,
         "ratio": 0.5,
         "note": "n",
         "flag": False,
     }
-    assert type(event.fields["count"]) is float
+    assert type(event.fields["count"]) is int and type(event.fields["big"]) is int
+    assert type(event.fields["whole"]) is float
+    assert type(event.fields["execution_time"]) is float  # the catalog's type
+    assert encode_line(event).split(" ")[1] == (
+        'big=9223372036854775807i,count=3i,execution_time=1,flag=false,note="n",'
+        'ratio=0.5,request_id="r",whole=4'
+    )
     assert event.tags["route"] == "GET:/tasks/{task_id}"
     assert (event.tags["zone"], event.tags["shard"], event.tags["hot"]) == ("3", "1.5", "true")
 

@@ -242,7 +242,8 @@ if payload != null {
           } else {
             text = if bool!(value) { "true" } else { "false" }
           }
-        } else if expected == "int" {
+        } else if expected == "int" || (expected == "any" && (is_integer(value) || big)) {
+          # an additional field keeps its JSON type: an integer is written as an int
           if big {
             problems = push(problems, {"code": "out_of_range", "path": path, "message": "does not fit in a 64-bit int"})
           } else if !is_integer(value) {
