@@ -25,6 +25,26 @@ DELAY = "delay"
 """Wait :attr:`FaultProxy.delay` seconds, then forward."""
 
 
+ANSWERS = {
+    PLAIN_400: ("text/html", b"<html><body><h1>400 Bad Request</h1></body></html>"),
+    PARTIAL_ELSEWHERE: (
+        "application/json",
+        b'{"error":"partial write: unable to parse \'elsewhere,t=a f=\': '
+        b'missing field value dropped=1"}',
+    ),
+}
+"""What the proxy answers itself, by step: content type and body (all with 400)."""
+
+
+def answer(handler: BaseHTTPRequestHandler, status: int, content_type: str, payload: bytes) -> None:
+    """Send a whole answer."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 class FaultProxy:
     """``with FaultProxy(upstream, [RESET, RESET, FORWARD]) as proxy: proxy.url``."""
 
@@ -79,24 +99,8 @@ class FaultProxy:
             connection.close()
             handler.close_connection = True
             return
-        if step == PLAIN_400:
-            payload = b"<html><body><h1>400 Bad Request</h1></body></html>"
-            handler.send_response(400)
-            handler.send_header("Content-Type", "text/html")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
-            return
-        if step == PARTIAL_ELSEWHERE:
-            payload = (
-                b'{"error":"partial write: unable to parse \'elsewhere,t=a f=\': '
-                b'missing field value dropped=1"}'
-            )
-            handler.send_response(400)
-            handler.send_header("Content-Type", "application/json")
-            handler.send_header("Content-Length", str(len(payload)))
-            handler.end_headers()
-            handler.wfile.write(payload)
+        if step in ANSWERS:
+            answer(handler, 400, *ANSWERS[step])
             return
         if step == DELAY:
             self.closing.wait(self.delay)
@@ -106,11 +110,8 @@ class FaultProxy:
             if k.lower() in {"content-type", "content-encoding", "authorization"}
         }
         response = self._client.post(handler.path, content=body, headers=headers)
-        handler.send_response(response.status_code)
-        handler.send_header("Content-Length", str(len(response.content)))
-        handler.send_header("Content-Type", response.headers.get("Content-Type", "text/plain"))
-        handler.end_headers()
-        handler.wfile.write(response.content)
+        content_type = response.headers.get("Content-Type", "text/plain")
+        answer(handler, response.status_code, content_type, response.content)
 
     def __enter__(self) -> FaultProxy:
         self.thread.start()

@@ -139,42 +139,30 @@ def test_a_line_influxdb_cannot_parse_is_dead_lettered_alone(
 # hostile answers -------------------------------------------------------------------------
 
 
-def test_a_proxy_answering_a_plain_400_never_dead_letters_good_events(
-    tmp_path: Path, influxdb: InfluxDB1, database: str
+@pytest.mark.parametrize(
+    "answer",
+    [PLAIN_400, PARTIAL_ELSEWHERE],
+    ids=["a plain 400 (a proxy)", "a partial write naming a line of another request"],
+)
+def test_a_400_that_names_no_line_of_the_batch_never_dead_letters_good_events(
+    tmp_path: Path, influxdb: InfluxDB1, database: str, answer: str
 ) -> None:
     events = make_events(5_000, seed=83)
     write_logs(tmp_path, [line(e) for e in events])
-    with FaultProxy(influxdb.url, [PLAIN_400] * 8 + [FORWARD]) as proxy:
+    with FaultProxy(influxdb.url, [answer] * 8 + [FORWARD]) as proxy:
         config = config_file(tmp_path, {**influx_sink(influxdb, database), "url": proxy.url})
         result = run("ship", "-c", str(config), "--once", "--drain-timeout", "120")
     no_traceback(result.stderr)
     assert result.returncode == 0, result.stderr
     assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
     stored_as_sent(influxdb, database, events)
-    assert proxy.answers.count(PLAIN_400) == 8
+    assert proxy.answers.count(answer) == 8
     assert not (tmp_path / "data" / "dead-letter.jsonl").exists()
     assert (
         "ERROR luna_events.ship: influxdb_v1 answered 400 to a whole batch without naming a "
-        "refused line" in result.stderr
+        "refused line of it" in result.stderr
     )
     assert re.search(r"dead-lettered\s*│\s*0\s", result.stderr)
-
-
-def test_a_partial_write_naming_a_line_of_another_request_dead_letters_nothing(
-    tmp_path: Path, influxdb: InfluxDB1, database: str
-) -> None:
-    events = make_events(1_000, seed=84)
-    write_logs(tmp_path, [line(e) for e in events])
-    with FaultProxy(influxdb.url, [PARTIAL_ELSEWHERE] * 4 + [FORWARD]) as proxy:
-        config = config_file(tmp_path, {**influx_sink(influxdb, database), "url": proxy.url})
-        result = run("ship", "-c", str(config), "--once", "--drain-timeout", "120")
-    no_traceback(result.stderr)
-    assert result.returncode == 0, result.stderr
-    assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
-    stored_as_sent(influxdb, database, events)
-    assert proxy.answers.count(PARTIAL_ELSEWHERE) == 4
-    assert not (tmp_path / "data" / "dead-letter.jsonl").exists()
-    assert "answered 400 to a whole batch without naming a refused line of it" in result.stderr
 
 
 def test_resets_and_slow_answers_deliver_everything_exactly_once(
