@@ -3,8 +3,8 @@
 Each class keeps the seed's ``series``, ``tags`` and ``fields`` properties and takes
 ``eventTime``/``requestTime`` as float Unix seconds. :func:`point_to_event` turns a
 point into the :class:`~luna_events.Event` that becomes exactly the InfluxDB point
-the original adapter wrote (see docs/migrating.md for the two deliberate
-differences: additional numeric fields are floats, catalogued floats are floats).
+the original adapter wrote (see docs/migrating.md for the deliberate differences:
+a catalogued float field given an int is a float; additional fields keep their type).
 """
 
 from __future__ import annotations
