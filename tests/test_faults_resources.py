@@ -12,16 +12,18 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from luna_events.event import Event
 from luna_events.localservers import InfluxDB1
 from luna_events.ship.config import load as load_ship_config
 from luna_events.ship.run import build_topology
+from luna_events.ship.topology import Topology
 
 from .shipping import (
     influx_sink,
@@ -213,24 +215,38 @@ def test_invalid_lines_read_again_after_a_lost_checkpoint_keep_their_keys(
     assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
 
 
+def once_topology(
+    tmp_path: Path, influxdb: InfluxDB1, database: str, events: list[Event]
+) -> Topology:
+    """A ``--once`` topology over a log of ``events``, batches of 200."""
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
+    data = ship_config(tmp_path, influx_sink(influxdb, database), batch={"max_events": 200})
+    return build_topology(
+        load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={}), once=True
+    )
+
+
+def failing_first(call: Callable[..., Any], error: OSError, times: int) -> Callable[..., Any]:
+    """``call``, raising ``error`` on its first ``times`` calls."""
+    failures = [error] * times
+
+    def failing(*args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return call(*args)
+
+    return failing
+
+
 def test_a_failing_checkpoint_save_pauses_reading_without_a_crash(
     tmp_path: Path, influxdb: InfluxDB1, database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     events = make_events(1_000, seed=101)
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
-    data = ship_config(tmp_path, influx_sink(influxdb, database), batch={"max_events": 200})
-    config = load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={})
-    topology = build_topology(config, once=True)
-    commit = topology.source.commit
-    failures = [OSError(errno.ENOSPC, "No space left on device")] * 3
-
-    def failing_commit(positions: Any) -> None:
-        if failures:
-            raise failures.pop()
-        commit(positions)
-
-    topology.source.commit = failing_commit  # type: ignore[method-assign]
+    topology = once_topology(tmp_path, influxdb, database, events)
+    topology.source.commit = failing_first(  # type: ignore[method-assign]
+        topology.source.commit, OSError(errno.ENOSPC, "No space left on device"), 3
+    )
     with caplog.at_level(logging.WARNING, "luna_events.ship"):
         stats = topology.run(drain_timeout=120)
     assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
@@ -273,20 +289,10 @@ def test_too_many_open_files_opening_a_segment_is_a_loud_wait_not_a_sender_failu
     tmp_path: Path, influxdb: InfluxDB1, database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     events = make_events(600, seed=105)
-    (tmp_path / "logs").mkdir()
-    (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
-    data = ship_config(tmp_path, influx_sink(influxdb, database), batch={"max_events": 200})
-    config = load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={})
-    topology = build_topology(config, once=True)
-    load = topology.spool._load
-    failures = [OSError(errno.EMFILE, "Too many open files")] * 4
-
-    def failing_load(path: Path) -> Any:
-        if failures:
-            raise failures.pop()
-        return load(path)
-
-    topology.spool._load = failing_load  # type: ignore[method-assign]
+    topology = once_topology(tmp_path, influxdb, database, events)
+    topology.spool._load = failing_first(  # type: ignore[method-assign]
+        topology.spool._load, OSError(errno.EMFILE, "Too many open files"), 4
+    )
     with caplog.at_level(logging.WARNING, "luna_events.ship"):
         stats = topology.run(drain_timeout=120)
     assert sorted(sequence_numbers(influxdb, database)) == list(range(len(events)))
