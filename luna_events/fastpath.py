@@ -26,6 +26,7 @@ from luna_events.catalog import CATALOG, Catalog
 from luna_events.jsonline import has_negative_zero
 from luna_events.rules import (
     DEFAULT_PLAN,
+    Fault,
     FieldPlan,
     FieldWriter,
     Plan,
@@ -51,8 +52,8 @@ class _Shape:
     """The checked layout of events with one series and one list of keys."""
 
     measurement: str
-    tags: tuple[tuple[str, Callable[[object], str | None], TagPlan], ...]
-    """``(key, its value cache's get, plan)`` sorted by key."""
+    tags: tuple[tuple[str, Callable[[object], str | None], tuple[str | Fault, ...], TagPlan], ...]
+    """``(key, its value cache's get, the outcomes of False and True, plan)`` sorted by key."""
     fields: tuple[tuple[str, FieldWriter, str], ...]
     """``(key, writer, prefix)`` sorted by key; the prefix is ``" key="`` for the first
     field and ``",key="`` for the others, the key escaped."""
@@ -104,7 +105,7 @@ class FastEncoder:
         zero = not time_ns
         parts = [shape.measurement]
         append = parts.append
-        for key, cached_segment, rule in shape.tags:
+        for key, cached_segment, flags, rule in shape.tags:
             value = tags[key]
             kind = type(value)
             # str and int values never compare equal, so they can share one cache
@@ -120,7 +121,7 @@ class FastEncoder:
                     else:
                         _remember(rule.segments, value, segment, VALUE_CACHE_SIZE)
             else:
-                checked = rule.segment(value)
+                checked = flags[value] if kind is bool else rule.segment(value)
                 if type(checked) is not str:
                     return None
                 segment = checked
@@ -180,7 +181,10 @@ class FastEncoder:
         ) + _WORST_TAG_VALUE * len(tag_plan)
         return _Shape(
             plan.measurement,
-            tuple((rule.key, rule.segments.get, rule) for rule in tag_plan),  # type: ignore[misc]
+            tuple(
+                (rule.key, rule.segments.get, (rule.segment(False), rule.segment(True)), rule)  # type: ignore[misc]
+                for rule in tag_plan
+            ),
             tuple(field_plan),
             tuple(escaped_keys),
             series_key_fault(worst) is not None,
