@@ -386,3 +386,16 @@ def test_replay_sends_dead_letters_in_batches_and_splits_down_to_the_refused_poi
     assert sorted(p["fields"]["seq"] for p in stored) == list(range(300))
     again = run("dead-letters", "replay", "-c", str(config))
     assert again.returncode == 1 and "0 replayed, 1 still waiting" in again.stdout
+
+
+def test_dead_letters_edited_by_hand_are_listed_without_a_traceback(tmp_path: Path) -> None:
+    dead_file = tmp_path / "dead.jsonl"
+    dead_file.write_bytes(
+        b'{"key":"a","kind":"rejected","line_base64":"abc"}\n'
+        b'{"key":"b","problems":"oops","reason":5}\n'
+        b'{"key":"c","problems":["x"],"line":"m f=1i 1"}\n'
+    )
+    listed = run("dead-letters", "list", "--file", str(dead_file), "--records")
+    no_traceback(listed.stderr)
+    assert listed.returncode == 0 and "3 dead letters waiting" in listed.stdout
+    assert "a\t\t<cut>" in listed.stdout and "c\t\tm f=1i 1" in listed.stdout

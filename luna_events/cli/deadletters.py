@@ -12,6 +12,7 @@ for its key, so a second replay sends nothing twice; what still fails stays.
 from __future__ import annotations
 
 import base64
+import binascii
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,8 +65,14 @@ def _kind(record: dict[str, Any]) -> str:
 
 
 def _group(record: dict[str, Any]) -> str:
-    problems = record.get("problems") or [{}]
-    return f"{_kind(record)}: {problems[0].get('code', '?')}"
+    problems = record.get("problems")
+    first = problems[0] if isinstance(problems, list) and problems else None
+    code = first.get("code", "?") if isinstance(first, dict) else "?"
+    return f"{_kind(record)}: {code}"
+
+
+def _reason(record: dict[str, Any]) -> str:
+    return str(record.get("reason", ""))[:160]
 
 
 def _line(record: dict[str, Any]) -> bytes | None:
@@ -75,7 +82,10 @@ def _line(record: dict[str, Any]) -> bytes | None:
     if "line" in record:
         return str(record["line"]).encode()
     if "line_base64" in record:
-        return base64.b64decode(record["line_base64"])
+        try:
+            return base64.b64decode(str(record["line_base64"]), validate=True)
+        except binascii.Error:
+            return None  # edited by hand: as good as cut
     return None
 
 
@@ -111,13 +121,13 @@ def list_command(config_path: Path | None, file: Path | None, records: bool) -> 
         return
     click.echo(f"{path}: {len(waiting):,} dead letters waiting")
     groups = Counter(_group(r) for r in waiting)
-    examples = {_group(r): str(r.get("reason", "")) for r in reversed(waiting)}
+    examples = {_group(r): _reason(r) for r in reversed(waiting)}
     for group, number in groups.most_common():
-        click.echo(f"  {number:>8,}  {group}  (e.g. {examples[group][:160]})")
+        click.echo(f"  {number:>8,}  {group}  (e.g. {examples[group]})")
     if records:
         for record in waiting:
             line = (_line(record) or b"<cut>").decode(errors="replace")[:200]
-            click.echo(f"{record.get('key')}\t{record.get('reason', '')[:160]}\t{line}")
+            click.echo(f"{record.get('key')}\t{_reason(record)}\t{line}")
 
 
 @dead_letters.command("replay")
