@@ -239,7 +239,6 @@ class TagPlan:
     """``",key="`` with the key escaped."""
     allowed: tuple[str, ...] = ()
     pattern: str | None = None
-    required: bool = False
     regex: re.Pattern[str] | None = None
     segments: dict[str | int, str] = field(default_factory=dict)
     """The fast driver's cache: ``value -> ",key=value"`` for str and int values found valid."""
@@ -279,7 +278,6 @@ class FieldPlan:
     type: ValueType | None
     escaped: str
     write: FieldWriter
-    required: bool = False
 
 
 def additional_tag(key: object) -> TagPlan | Fault:
@@ -330,13 +328,12 @@ class SeriesPlan:
                 f",{escape_key(t.name)}=",
                 tuple(t.allowed),
                 t.pattern,
-                t.required,
                 re.compile(t.pattern) if t.pattern else None,
             )
             for t in spec.tags
         }
         self.fields: dict[str, FieldPlan] = {
-            f.name: FieldPlan(f.name, f.type, escape_key(f.name), WRITERS[f.type], f.required)
+            f.name: FieldPlan(f.name, f.type, escape_key(f.name), WRITERS[f.type])
             for f in spec.fields
         }
         self.required_tags = tuple(sorted(t.name for t in spec.required_tags))
@@ -351,7 +348,6 @@ class Plan:
     """The compiled rules of every series of a catalog."""
 
     def __init__(self, catalog: Catalog = CATALOG) -> None:
-        self.catalog = catalog
         self.series = {name: SeriesPlan(spec) for name, spec in catalog.items()}
 
 
