@@ -78,13 +78,18 @@ def documented(text: str, python: Verdict, vector: Verdict) -> str | None:
     if surrogates and python.problems == (("invalid_utf8", "line"),):
         return "invalid UTF-8"
     if vector.problems == (("malformed_json", "line"),):
-        if _depth(text) >= 128:
+        inside = all(code == "wrong_type" for code, _ in python.problems)
+        if _depth(text) >= 128 and (python.kind == "event" or inside):
             return "nesting"
         if python.kind == "event" and _beyond_double(text):
             return "a number beyond the double range outside the event"
     if _collides(text):
+        refused = {path for code, path in vector.problems if code == "out_of_range"}
         extra = set(vector.problems) - set(python.problems)
-        if all(code == "out_of_range" for code, _ in extra):
+        missing = set(python.problems) - set(vector.problems)
+        if all(code == "out_of_range" for code, _ in extra) and all(
+            path in refused for _, path in missing
+        ):
             return "float equal to an integer beyond 64 bits"
     return None
 
