@@ -250,8 +250,8 @@ def parse_line(line: bytes | str, *, max_bytes: int = limits.MAX_LINE_BYTES) -> 
     # the limit counts a CR and a byte order mark, as the file source and Vector do
     size = len(raw) - raw.endswith(b"\n")
     raw = raw.rstrip(b"\r\n")
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]  # a file written with a byte order mark: its first line
+    while raw.startswith(_BOM):  # a file written with a byte order mark (or two, as
+        raw = raw[len(_BOM) :]  # Vector's parse_json skips any number): its first line
     if not has_marker(raw):
         return ORDINARY
     if size > max_bytes:

@@ -311,6 +311,9 @@ def edges() -> Iterator[tuple[str, str]]:
     # whitespace and framing
     valid = line(event())
     yield "BOM", "\ufeff" + valid
+    yield "BOM twice", "\ufeff\ufeff" + valid
+    yield "BOM after a space", " \ufeff" + valid
+    yield "BOM at the end", valid + "\ufeff"
     yield "CRLF", valid + "\r"
     yield "tabs", valid.replace(",", ",\t").replace(":", "\t:\t")
     yield "spaces", " " + valid.replace(",", " , ") + " "
