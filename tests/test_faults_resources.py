@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +23,9 @@ import pytest
 from luna_events.event import Event
 from luna_events.localservers import InfluxDB1
 from luna_events.ship.config import load as load_ship_config
+from luna_events.ship.faults import WriteFaults
 from luna_events.ship.run import build_topology
+from luna_events.ship.stats import ShipperStats
 from luna_events.ship.topology import Topology
 
 from .shipping import (
@@ -304,3 +307,28 @@ def test_too_many_open_files_opening_a_segment_is_a_loud_wait_not_a_sender_failu
         "sending waits (the batches are safe in the spool); retrying until it works"
     ]
     assert any("can be read again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_read_and_a_write_failing_on_the_same_spool_are_each_reported_and_recovered_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    faults = WriteFaults(ShipperStats(), threading.Lock())
+    stop = threading.Event()
+    failing = [OSError(errno.EMFILE, "Too many open files")]
+
+    def action() -> None:
+        if failing:
+            raise failing.pop()
+
+    with caplog.at_level(logging.WARNING, "luna_events.ship"):
+        for verb in ("write", "read"):
+            failing.append(OSError(errno.EMFILE, "Too many open files"))
+            assert faults.until_written("spool in /x", "waits", action, stop, verb=verb)
+        assert faults.until_written("spool in /x", "waits", action, stop, verb="read")
+    messages = [r.getMessage() for r in caplog.records]
+    assert [m.split(" (")[0].split(" after")[0] for m in messages] == [
+        "cannot write the spool in /x",
+        "the spool in /x can be written again",
+        "cannot read the spool in /x",
+        "the spool in /x can be read again",
+    ]

@@ -40,8 +40,8 @@ class WriteFaults:
         self.stats = stats
         self.counters = counters
         self._lock = threading.Lock()
-        self._failing: dict[str, tuple[float, float]] = {}
-        """what -> (first failure, last message), monotonic."""
+        self._failing: dict[tuple[str, str], tuple[float, float]] = {}
+        """(verb, what) -> (first failure, last message), monotonic."""
 
     def until_written(
         self,
@@ -89,10 +89,10 @@ class WriteFaults:
             self.stats.write_failures += 1
         now = time.monotonic()
         with self._lock:
-            first, last = self._failing.get(what, (now, 0.0))
+            first, last = self._failing.get((verb, what), (now, 0.0))
             if last and now - last < REMIND_SECS:
                 return
-            self._failing[what] = (first, now)
+            self._failing[verb, what] = (first, now)
         if last:
             log.error(
                 "still cannot %s the %s (%s) after %.0f s; %s",
@@ -113,7 +113,10 @@ class WriteFaults:
 
     def _recovered(self, what: str, verb: str) -> None:
         with self._lock:
-            first, _ = self._failing.pop(what, (time.monotonic(), 0.0))
+            failing = self._failing.pop((verb, what), None)
+        if failing is None:
+            return  # another thread doing the same reported it
+        first, _ = failing
         done = {"write": "written"}.get(verb, verb)  # read -> read
         log.warning(
             "the %s can be %s again after %.0f s; going on", what, done, time.monotonic() - first
