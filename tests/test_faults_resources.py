@@ -314,21 +314,23 @@ def test_a_read_and_a_write_failing_on_the_same_spool_are_each_reported_and_reco
 ) -> None:
     faults = WriteFaults(ShipperStats(), threading.Lock())
     stop = threading.Event()
-    failing = [OSError(errno.EMFILE, "Too many open files")]
+    failures = {"write": 1, "read": 1}
 
-    def action() -> None:
-        if failing:
-            raise failing.pop()
+    def attempt(verb: str) -> None:
+        if failures[verb]:
+            failures[verb] -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        if verb == "write":  # a sender reads while the write is still failing
+            assert faults.until_written(
+                "spool in /x", "waits", lambda: attempt("read"), stop, verb="read"
+            )
 
     with caplog.at_level(logging.WARNING, "luna_events.ship"):
-        for verb in ("write", "read"):
-            failing.append(OSError(errno.EMFILE, "Too many open files"))
-            assert faults.until_written("spool in /x", "waits", action, stop, verb=verb)
-        assert faults.until_written("spool in /x", "waits", action, stop, verb="read")
+        assert faults.until_written("spool in /x", "waits", lambda: attempt("write"), stop)
     messages = [r.getMessage() for r in caplog.records]
     assert [m.split(" (")[0].split(" after")[0] for m in messages] == [
         "cannot write the spool in /x",
-        "the spool in /x can be written again",
         "cannot read the spool in /x",
         "the spool in /x can be read again",
+        "the spool in /x can be written again",
     ]
