@@ -255,6 +255,22 @@ def _series_key(total: int) -> str:
     return line(event(tags=tags))
 
 
+def _escaped_series_key(total: int) -> str:
+    """Like :func:`_series_key`, with keys and values whose spaces InfluxDB escapes."""
+    base = len("sdkloop_task,image_count=1,service=luna-remote-sdk") + 4 + len("execution_time")
+    tags = list(SDK_TAGS)
+    left = total - base
+    index = 0
+    while left > 0:
+        room = len(",k\\ 000=")
+        escaped = min(1000, left - room)  # a value of `plain` letters and `spaces` spaces
+        spaces = min(escaped // 2, 400)
+        tags.append((f'"k {index:03d}"', json.dumps("a" * (escaped - 2 * spaces) + " " * spaces)))
+        left -= room + escaped
+        index += 1
+    return line(event(tags=tags))
+
+
 def _sized(size: int) -> str:
     """A valid monitoring line of exactly ``size`` bytes (padded in its context)."""
     head = line(event(), after=', "message":"')
@@ -325,9 +341,10 @@ def edges() -> Iterator[tuple[str, str]]:
     for depth in [100, 126, 127, 128, 129, 200, 1000, 3000]:
         yield f"context depth {depth}", line(event(), after=f', "ctx":{_nested(depth)}')
         yield f"tag depth {depth}", line(event(tags=[*SDK_TAGS, ('"deep"', _nested(depth))]))
-    # the series key limit
+    # the series key limit, also where escaping makes up the difference
     for total in [65534, 65535, 65536, 65537]:
         yield f"series key {total}", _series_key(total)
+        yield f"escaped series key {total}", _escaped_series_key(total)
     # the line limit
     for size in [limits.MAX_LINE_BYTES - 1, limits.MAX_LINE_BYTES, limits.MAX_LINE_BYTES + 1]:
         yield f"line {size}", _sized(size)
