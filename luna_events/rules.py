@@ -34,6 +34,7 @@ import orjson
 
 from luna_events import limits
 from luna_events.catalog import CATALOG, Catalog, SeriesSpec, ValueType
+from luna_events.jsonline import UNENCODABLE_KEY
 from luna_events.lineprotocol import escape_key, escape_measurement, escape_string, format_float
 
 CONTROL_PATTERN = r"[\x00-\x1f\x7f]"
@@ -48,6 +49,8 @@ _BAD_IDENTIFIER = re.compile(CONTROL_PATTERN + "|" + BACKSLASH_PATTERN)
 _INT64_MIN = limits.INT64_MIN
 _INT64_MAX = limits.INT64_MAX
 _EXACT = limits.MAX_EXACT_FLOAT_INT
+_MIN_TIME = limits.MIN_TIME_NS
+_MAX_TIME = limits.MAX_TIME_NS
 _FLOAT = ValueType.FLOAT
 _INT = ValueType.INT
 _STR = ValueType.STR
@@ -73,8 +76,14 @@ class Fault(NamedTuple):
 
 
 def type_name(value: object) -> str:
-    """The name used for a value's type in problem messages (JSON-flavoured)."""
-    return _TYPE_NAMES.get(type(value), type(value).__name__)
+    """The name used for a value's type in problem messages (JSON-flavoured); the
+    writer's ``{"unencodable": "set"}`` is named ``set (not JSON)``."""
+    kind = type(value)
+    if kind is dict and len(value) == 1:  # type: ignore[arg-type]
+        unencodable = value.get(UNENCODABLE_KEY)  # type: ignore[attr-defined]
+        if type(unencodable) is str:
+            return f"{unencodable} (not JSON)"
+    return _TYPE_NAMES.get(kind, kind.__name__)
 
 
 def utf8_size(text: str) -> int | None:
@@ -355,7 +364,7 @@ def time_fault(time_ns: object) -> Fault | None:
     """Why an event time cannot be written, or ``None``."""
     if type(time_ns) is not int:
         return Fault("wrong_type", f"time must be an int of ns, got {type_name(time_ns)}")
-    if not limits.MIN_TIME_NS <= time_ns <= limits.MAX_TIME_NS:
+    if not _MIN_TIME <= time_ns <= _MAX_TIME:
         return Fault("out_of_range", f"time {time_ns} is outside InfluxDB's range")
     return None
 

@@ -60,9 +60,10 @@ class Transform:
     ) -> None:
         self.validator = validator
         self.max_bytes = max_bytes
-        self._encoder = (
+        encoder = (
             _DEFAULT_ENCODER if validator is DEFAULT_VALIDATOR else FastEncoder(validator.catalog)
         )
+        self._encode = encoder.encode
 
     def __call__(self, line: bytes | str) -> Outcome:
         """The outcome of one line (with or without its newline)."""
@@ -73,9 +74,7 @@ class Transform:
             payload = decode_envelope(raw)
             if payload is not None:
                 series = payload.series
-                encoded = self._encoder.encode(
-                    series, payload.time, payload.tags, payload.fields, raw
-                )
+                encoded = self._encode(series, payload.time, payload.tags, payload.fields, raw)
                 if encoded is not None:
                     return Outcome(_EVENT, encoded, (), "", series)
         return self._slow(raw)
@@ -89,9 +88,7 @@ class Transform:
         payload = decode_envelope(line)
         if payload is None:
             return None
-        return self._encoder.encode(
-            payload.series, payload.time, payload.tags, payload.fields, line
-        )
+        return self._encode(payload.series, payload.time, payload.tags, payload.fields, line)
 
     def _slow(self, raw: bytes) -> Outcome:
         parsed = parse_line(raw, max_bytes=self.max_bytes)
