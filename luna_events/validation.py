@@ -9,7 +9,8 @@ values as the strings written to InfluxDB, field values with the catalog's types
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from luna_events.catalog import CATALOG, Catalog
 from luna_events.errors import InvalidEvent, Problem
@@ -31,6 +32,8 @@ from luna_events.rules import (
     time_fault,
     type_name,
 )
+
+_P = TypeVar("_P", TagPlan, FieldPlan)
 
 __all__ = ["DEFAULT_VALIDATOR", "Validator", "check", "type_name", "validate"]
 
@@ -86,18 +89,30 @@ class Validator:
         return Event(series, event.time_ns, tags, fields), problems
 
 
+def _planned(
+    kind: str,
+    given: dict[str, Any],
+    known: dict[str, _P],
+    additional: Callable[[object], _P | Fault],
+    problems: list[Problem],
+) -> Iterator[tuple[str, str, _P]]:
+    """``(key, path, plan)`` for each key of ``given`` in report order; a key that no
+    plan can take (``bad_key``, ``reserved_key``, ...) is reported and left out."""
+    for key in _sorted_keys(given):
+        path = f"{kind}.{key}"
+        rule = known.get(key) or additional(key)
+        if isinstance(rule, Fault):
+            problems.append(Problem(rule.code, path, rule.message))
+            continue
+        yield key, path, rule
+
+
 def _tags(
     plan: SeriesPlan, given: dict[str, TagValue], problems: list[Problem]
 ) -> tuple[dict[str, TagValue], list[str]]:
     out: dict[str, TagValue] = {}
     segments: list[str] = []
-    for key in _sorted_keys(given):
-        path = f"tags.{key}"
-        rule: TagPlan | Fault = plan.tags.get(key) or additional_tag(key)
-        if type(rule) is Fault:
-            problems.append(Problem(rule.code, path, rule.message))
-            continue
-        assert isinstance(rule, TagPlan)
+    for key, path, rule in _planned("tags", given, plan.tags, additional_tag, problems):
         wire = tag_wire(rule.type, given[key])
         fault = wire if type(wire) is Fault else rule.value_fault(wire)  # type: ignore[arg-type]
         if fault is not None:
@@ -121,13 +136,7 @@ def _fields(
 ) -> tuple[dict[str, FieldValue], list[str]]:
     out: dict[str, FieldValue] = {}
     escaped: list[str] = []
-    for key in _sorted_keys(given):
-        path = f"fields.{key}"
-        rule: FieldPlan | Fault = plan.fields.get(key) or additional_field(key)
-        if type(rule) is Fault:
-            problems.append(Problem(rule.code, path, rule.message))
-            continue
-        assert isinstance(rule, FieldPlan)
+    for key, path, rule in _planned("fields", given, plan.fields, additional_field, problems):
         if plan.conflict(key, tags):
             problems.append(
                 Problem("key_conflict", path, f"{key!r} is given both as a tag and as a field")
