@@ -339,15 +339,10 @@ class Topology:
             what, consequence, action, self.stop, give_up_after=self._drain_timeout
         ):
             return True
-        if not self.stop.is_set():
-            self._give_up(f"could not write the {what} for {self._drain_timeout:.0f} s")
+        if not self.stop.is_set():  # the senders still get the grace time
+            self.stats.unfinished = f"could not write the {what} for {self._drain_timeout:.0f} s"
+            self.stop.set()
         return False
-
-    def _give_up(self, why: str) -> None:
-        """Stop a ``--once`` run before everything read is acknowledged."""
-        self.stats.unfinished = why
-        self._gave_up = True
-        self.stop.set()
 
     def _wait_for_room(self) -> bool:
         """Wait for room in the spool; with ``--once`` and a drain timeout, give up when
@@ -362,7 +357,11 @@ class Topology:
                 self.sink.name,
                 self._drain_timeout,
             )
-            self._give_up(f"{self.sink.name} took no batch for {self._drain_timeout:.0f} s")
+            self.stats.unfinished = (
+                f"{self.sink.name} took no batch for {self._drain_timeout:.0f} s"
+            )
+            self._gave_up = True  # no grace: the sink takes nothing
+            self.stop.set()
         return False
 
     # the sender -----------------------------------------------------------------
