@@ -41,7 +41,7 @@ class ScriptedSink:
 
 def segment_of(lines: list[str]) -> Segment:
     body, ends = encode_segment(lines)
-    return Segment(Path("/nonexistent"), body, array("I", ends), time.time())
+    return Segment(Path("/nonexistent"), body, array("I", ends))
 
 
 def delivery_for(sink: ScriptedSink, tmp_path: Path, retry: RetryConfig | None = None):

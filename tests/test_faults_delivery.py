@@ -125,7 +125,7 @@ def test_a_line_influxdb_cannot_parse_is_dead_lettered_alone(
     dead = DeadLetters(tmp_path / "dead.jsonl")
     stats = ShipperStats()
     delivery = Delivery(sink, dead, config.retry, stats, threading.Event())
-    assert delivery.deliver(Segment(tmp_path / "x.seg", body, ends, time.time()))
+    assert delivery.deliver(Segment(tmp_path / "x.seg", body, ends))
     sink.close()
     dead.close()
     assert sorted(sequence_numbers(influxdb, database)) == list(range(200))

@@ -79,7 +79,6 @@ class Segment:
     body: bytes
     ends: array[int]
     """``ends[i]`` is the offset just after line ``i``'s newline in ``body``."""
-    created: float
     damage: Damage | None = None
     """Set when the file was damaged: only its intact records are here."""
 
@@ -410,7 +409,6 @@ class Spool:
     def _load(self, path: Path) -> Segment:
         with open(path, "rb") as handle:
             data = handle.read()
-            created = os.fstat(handle.fileno()).st_mtime
         body, ends, damage = decode_segment(data)
         if damage is not None and path not in self._reported:
             self._reported.add(path)
@@ -428,7 +426,7 @@ class Spool:
                 lost,
                 self.quarantine,
             )
-        return Segment(path, body, ends, created, damage)
+        return Segment(path, body, ends, damage)
 
     def ack(self, segment: Segment) -> None:
         """The sink has the whole segment: delete it (or quarantine it) and make room."""
