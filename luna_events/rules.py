@@ -358,6 +358,13 @@ class Plan:
 
     def __init__(self, catalog: Catalog = CATALOG) -> None:
         self.series = {name: SeriesPlan(spec) for name, spec in catalog.items()}
+        # a tag checked alike in several series (task_id, subtask_id, service...) shares
+        # one value cache: the events of one task reach several series in a row
+        caches: dict[tuple[Any, ...], dict[str | int, str]] = {}
+        for plan in self.series.values():
+            for rule in plan.tags.values():
+                alike = (rule.key, rule.type, rule.allowed, rule.pattern)
+                rule.segments = caches.setdefault(alike, rule.segments)
 
 
 def time_fault(time_ns: object) -> Fault | None:
