@@ -179,13 +179,11 @@ def decode_segment(data: bytes) -> tuple[bytes, array[int], Damage | None]:
         for _, _, more in pieces[1:]:
             ends.extend(more)
     else:  # records missing: their lines no longer sit where the offsets say
-        body, ends, offset = b"", array("I"), 0
-        parts: list[bytes] = []
+        ends, offset = array("I"), 0
         for start, piece, piece_ends in pieces:
             ends.extend(end - start + offset for end in piece_ends)
-            parts.append(piece)
             offset += len(piece)
-        body = b"".join(parts)
+        body = b"".join(piece for _, piece, _ in pieces)
     if not damaged:
         return body, ends, None
     problem = "; ".join(dict.fromkeys(problems))
@@ -391,7 +389,8 @@ class Spool:
                     path,
                     error.strerror or error,
                 )
-                self.records_damaged += 1
+                with self._condition:  # senders share the counters
+                    self.records_damaged += 1
                 self._set_aside(path)
             except BaseException:
                 self._give_back(path)  # never left in flight
@@ -411,8 +410,9 @@ class Spool:
             data = handle.read()
         body, ends, damage = decode_segment(data)
         if damage is not None and path not in self._reported:
-            self._reported.add(path)
-            self.records_damaged += damage.records_damaged
+            with self._condition:
+                self._reported.add(path)
+                self.records_damaged += damage.records_damaged
             lost = f", {damage.lines_lost} line(s)" if damage.lines_lost is not None else ""
             log.error(
                 "spool: segment %s is damaged (%s): %d record(s) with %d line(s) intact and "
@@ -444,7 +444,8 @@ class Spool:
             if target.exists():
                 target = target.with_name(f"{path.name}.{time.time_ns()}")
             os.replace(path, target)
-            self.segments_quarantined += 1
+            with self._condition:
+                self.segments_quarantined += 1
         except OSError as error:
             log.error(
                 "spool: cannot move damaged segment %s to %s (%s); "
