@@ -107,21 +107,64 @@ def _non_finite(event: Event) -> bool:
     return any(isinstance(v, float) and v - v != 0.0 for v in values)
 
 
+def _float(value: object) -> object:
+    """orjson's fallback on the first try: a float subclass (numpy's ``float64``) is
+    the float it is, never a string; anything else is left to :func:`_careful`."""
+    if isinstance(value, float):
+        return float(value)
+    raise TypeError
+
+
 def _other(value: object) -> object:
-    """What is written for a value orjson has no type for: a float subclass (numpy's
-    ``float64``) as the float it is, never as a string; anything else as its ``str``."""
+    """What is written for a value outside the event that JSON has no type for (a
+    logging extra): a float subclass as the float it is, anything else as its ``str``."""
     return float(value) if isinstance(value, float) else str(value)
 
 
-def write_document(document: dict[str, Any], event: Event | None) -> bytes:
-    """The bytes of one line's document, without its newline: the one writer of the
-    format (``document`` holds ``event``'s payload under ``luna_event``, first).
+UNENCODABLE_KEY = "unencodable"
+"""The key of ``{"unencodable": "<type name>"}``, what the writer puts in the event for
+a value JSON cannot hold (a set, an arbitrary object): both roads refuse it as
+``wrong_type`` naming the type, so it is dead-lettered, never stored as a string."""
+_PLAIN = (str, int, float, bool, type(None))
 
-    Never refuses a line: values orjson cannot write (ints beyond 64 bits, lone
-    surrogates, non-string keys) go through the ``json`` module, exactly; and a NaN or
-    infinity in the event, which orjson would write as ``null``, is written as
-    ``NaN``/``Infinity``, which every reader refuses as ``not_finite``.
-    """
+
+def _marked(value: object) -> object:
+    """``value`` with every part JSON cannot hold (a value orjson has no type for)
+    replaced by ``{"unencodable": <type name>}``, and every key that is not a string by
+    ``""`` (refused as ``bad_key``), never by its ``str``."""
+    if isinstance(value, Mapping):
+        return {(k if type(k) is str else ""): _marked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_marked(v) for v in value]
+    if isinstance(value, _PLAIN):
+        return value
+    try:
+        orjson.dumps(value, default=_float)
+    except TypeError:
+        return _marker(value)
+    return value  # a type orjson writes itself (datetime, UUID, enum)
+
+
+def _marker(value: object) -> dict[str, str]:
+    return {UNENCODABLE_KEY: type(value).__name__}
+
+
+def _marked_payload(payload: object) -> object:
+    """The ``luna_event`` object, :func:`_marked`; where an object is required (``tags``,
+    ``fields``) a marker is put in a list, so it cannot pass for tags or fields."""
+    marked = _marked(payload)
+    if isinstance(payload, Mapping) and isinstance(marked, dict):
+        for slot in ("tags", "fields"):
+            given = payload.get(slot)
+            if not isinstance(given, Mapping) and marked.get(slot) == _marker(given):
+                marked[slot] = [marked[slot]]
+    return marked
+
+
+def _careful(document: dict[str, Any], event: Event | None) -> bytes:
+    """:func:`write_document` for a document orjson refused or wrote a NaN in."""
+    if event is not None and FORMAT_KEY in document:
+        document = {**document, FORMAT_KEY: _marked_payload(document[FORMAT_KEY])}
     try:
         text = orjson.dumps(document, default=_other)
     except TypeError:
@@ -129,7 +172,28 @@ def write_document(document: dict[str, Any], event: Event | None) -> bytes:
     else:
         if event is None or _NULL.search(text) is None or not _non_finite(event):
             return text
-    return json.dumps(document, default=str, separators=(",", ":")).encode()
+    return json.dumps(document, default=_other, separators=(",", ":")).encode()
+
+
+def write_document(document: dict[str, Any], event: Event | None) -> bytes:
+    """The bytes of one line's document, without its newline: the one writer of the
+    format (``document`` holds ``event``'s payload under ``luna_event``, first).
+
+    Never refuses a line: values orjson cannot write (ints beyond 64 bits, lone
+    surrogates) go through the ``json`` module, exactly; a NaN or infinity in the
+    event, which orjson would write as ``null``, is written as ``NaN``/``Infinity``,
+    which every reader refuses as ``not_finite``. Inside the event a value JSON cannot
+    hold is written ``{"unencodable": "<type name>"}`` and a key that is not a string
+    as ``""`` (refused as ``wrong_type`` and ``bad_key``), never as its ``str``; outside
+    it (logging extras) such a value is written as its ``str``.
+    """
+    try:
+        text = orjson.dumps(document, default=_float)
+    except TypeError:
+        return _careful(document, event)
+    if event is None or _NULL.search(text) is None or not _non_finite(event):
+        return text
+    return _careful(document, event)
 
 
 def to_json_line(event: Event, **context: Any) -> bytes:

@@ -337,8 +337,12 @@ def test_a_record_the_handler_cannot_write_is_reported_once_not_a_traceback_each
     setup = configure_logging(service="luna-tasks-worker", stream=stream, use_queue=use_queue)
     try:
         for _ in range(3):
-            tags = {"task_id": Unprintable()}
-            emit(Event("worker_queue", 1, tags, {"transport_time": 0.5}))  # type: ignore[arg-type]
+            # a logging extra is written as its str (inside the event such a value is
+            # written {"unencodable": "Unprintable"}, never through str: test_unencodable.py)
+            logging.getLogger("luna.monitoring").info(
+                "worker_queue",
+                extra={"luna_event": valid(), "luna_context": {"detail": Unprintable()}},
+            )
         emit(valid())
     finally:
         setup.close()

@@ -20,6 +20,7 @@ from luna_events.jsonline import (
     FORMAT_VERSION,
     MARKER_PATTERN,
     NON_FINITE_PATTERN,
+    UNENCODABLE_KEY,
 )
 from luna_events.rules import BACKSLASH_PATTERN, CONTROL_PATTERN, SERIES_KEY_SEPARATOR
 
@@ -46,6 +47,16 @@ KEY_CHECKS = r"""      key_ok = true
       }"""
 """The checks of an uncatalogued tag or field key (:func:`luna_events.rules.key_fault`),
 the same in both loops of the template."""
+
+UNENCODABLE_GOT = r"""        got = ""
+        if is_object(value) {
+          marker = object!(value)
+          if length(marker) == 1 && is_string(marker.@UNENCODABLE_KEY@) {
+            got = ", got " + string!(marker.@UNENCODABLE_KEY@) + " (not JSON)"
+          }
+        }"""
+"""A ``wrong_type`` message's end naming the type of the writer's ``{"unencodable":
+"set"}`` (:func:`luna_events.rules.type_name`), the same in both loops."""
 
 TEMPLATE = r"""# luna-events remap: one JSON log line in, one InfluxDB line-protocol point out.
 #
@@ -168,6 +179,7 @@ if payload != null {
       if key_ok {
         expected = if rule == null { "any" } else { string!(get!(rule, ["t"])) }
         big = is_float(value) && includes(big_ints, value)
+@UNENCODABLE_GOT@
         wire = null
         if is_string(value) && (expected == "any" || expected == "str") {
           wire = string!(value)
@@ -182,7 +194,7 @@ if payload != null {
         } else if is_boolean(value) && (expected == "any" || expected == "bool") {
           wire = if bool!(value) { "true" } else { "false" }
         } else {
-          problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected " + expected})
+          problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected " + expected + got})
         }
         if wire != null {
           wire = string!(wire)
@@ -227,10 +239,11 @@ if payload != null {
       if key_ok {
         expected = if rule == null { "any" } else { string!(get!(rule, ["t"])) }
         big = is_float(value) && includes(big_ints, value)
+@UNENCODABLE_GOT@
         text = null
         if expected == "str" || (expected == "any" && is_string(value)) {
           if !is_string(value) {
-            problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected str"})
+            problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected str" + got})
           } else if length(string!(value)) > @MAX_STRING_FIELD_BYTES@ {
             problems = push(problems, {"code": "too_long", "path": path, "message": "value is over the @MAX_STRING_FIELD_BYTES@-byte limit"})
           } else {
@@ -238,7 +251,7 @@ if payload != null {
           }
         } else if expected == "bool" || (expected == "any" && is_boolean(value)) {
           if !is_boolean(value) {
-            problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected bool"})
+            problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected bool" + got})
           } else {
             text = if bool!(value) { "true" } else { "false" }
           }
@@ -247,7 +260,7 @@ if payload != null {
           if big {
             problems = push(problems, {"code": "out_of_range", "path": path, "message": "does not fit in a 64-bit int"})
           } else if !is_integer(value) {
-            problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected int"})
+            problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected int" + got})
           } else {
             text = to_string!(value) + "i"
           }
@@ -263,7 +276,7 @@ if payload != null {
           }
         } else {
           wanted = if expected == "any" { "str, int, float or bool" } else { expected }
-          problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected " + wanted})
+          problems = push(problems, {"code": "wrong_type", "path": path, "message": "expected " + wanted + got})
         }
         if text != null {
           escaped_key = replace(replace(replace(key, ",", "\\,"), "=", "\\="), " ", "\\ ")
@@ -329,6 +342,8 @@ def values(catalog: Catalog = CATALOG) -> dict[str, str]:
             raise ValueError(f"a VRL raw string cannot hold {text!r}")
     return {
         "KEY_CHECKS": KEY_CHECKS,  # first: it holds placeholders of its own
+        "UNENCODABLE_GOT": UNENCODABLE_GOT,  # so does this one
+        "UNENCODABLE_KEY": UNENCODABLE_KEY,
         "FORMAT_KEY": FORMAT_KEY,
         "FORMAT_VERSION": str(FORMAT_VERSION),
         "MARKER_PATTERN": MARKER_PATTERN,
