@@ -133,7 +133,7 @@ def _marked(value: object) -> object:
     replaced by ``{"unencodable": <type name>}``, and every key that is not a string by
     ``""`` (refused as ``bad_key``), never by its ``str``."""
     if isinstance(value, Mapping):
-        return {(k if type(k) is str else ""): _marked(v) for k, v in value.items()}
+        return {(k if isinstance(k, str) else ""): _marked(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_marked(v) for v in value]
     if isinstance(value, _PLAIN):
