@@ -399,3 +399,27 @@ def test_dead_letters_edited_by_hand_are_listed_without_a_traceback(tmp_path: Pa
     no_traceback(listed.stderr)
     assert listed.returncode == 0 and "3 dead letters waiting" in listed.stdout
     assert "a\t\t<cut>" in listed.stdout and "c\t\tm f=1i 1" in listed.stdout
+
+
+def test_a_shipper_started_under_nohup_keeps_ignoring_sighup(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+) -> None:
+    events = make_events(100, seed=92)
+    write_logs(tmp_path, [line(e) for e in events])
+    log = tmp_path / "shipper.stderr"
+    with open(log, "wb") as stderr:
+        process = subprocess.Popen(
+            [*COMMAND, "ship", "-c", str(config_file(tmp_path, influx_sink(influxdb, database)))],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=environment(),
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as nohup does
+        )
+    wait_until(lambda: len(sequence_numbers(influxdb, database)) == len(events), "delivery")
+    process.send_signal(signal.SIGHUP)
+    process.send_signal(signal.SIGTERM)
+    wait_until(lambda: process.poll() is not None, "the shipper to stop")
+    stderr_text = log.read_text()
+    no_traceback(stderr_text)
+    assert process.returncode == 0, stderr_text
+    assert "signal 1:" not in stderr_text and "signal 15: spooling the open batch" in stderr_text

@@ -55,7 +55,8 @@ def _install_signals(topology: Topology) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)  # a closed terminal: stop as cleanly
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup: stays ignored
+        signal.signal(signal.SIGHUP, on_signal)  # a closed terminal: stop as cleanly
 
 
 def summary_table(
