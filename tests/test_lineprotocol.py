@@ -60,8 +60,8 @@ def test_a_full_line_sorts_tags_and_fields_and_types_values():
     )
     assert encode_line(event) == (
         "requests,route=GET:/version,service=luna-tasks,status_code=200,z\\ k=a\\,b "
-        'execution_time=2,n=3,ok=true,request_id="x\\"y" 1700000000123456789'
-    )
+        'execution_time=2,n=3i,ok=true,request_id="x\\"y" 1700000000123456789'
+    )  # a catalogued float given 2 is a float; the additional n=3 keeps its int type
 
 
 def test_ints_get_i_and_bools_are_words():
