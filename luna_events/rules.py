@@ -86,6 +86,29 @@ def type_name(value: object) -> str:
     return _TYPE_NAMES.get(kind, kind.__name__)
 
 
+_PLAIN_TYPES = (str, int, float, bool)
+
+
+def plain(value: object) -> object:
+    """A str, int or float subclass (a ``StrEnum``, an ``IntEnum`` such as
+    ``HTTPStatus``, numpy's ``float64``) as the plain value the writers write for it,
+    which is what every reader reads back; any other value as it is."""
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    return value
+
+
+def _subclass(value: object) -> bool:
+    """Whether ``value`` is a subclass instance :func:`plain` turns into a plain value."""
+    return type(value) not in _PLAIN_TYPES and isinstance(value, _PLAIN_TYPES)
+
+
 def utf8_size(text: str) -> int | None:
     """Bytes of ``text`` in UTF-8, or ``None`` when it holds a lone surrogate."""
     if text.isascii():
@@ -144,6 +167,8 @@ def tag_wire(expected: ValueType | None, value: object) -> str | Fault:
         return Fault("not_finite", f"{value} is not allowed")
     if kind is bool and expected in (None, _BOOL):
         return "true" if value else "false"
+    if _subclass(value):
+        return tag_wire(expected, plain(value))
     wanted = expected.value if expected else "str, int, float or bool"
     return Fault("wrong_type", f"expected {wanted}, got {type_name(value)}")
 
@@ -167,12 +192,16 @@ def float_text(value: object) -> str | Fault:
         if -_EXACT <= value <= _EXACT:  # type: ignore[operator]
             return str(value)  # what format_float(float(value)) writes for an exact int
         return Fault("out_of_range", f"{value} cannot be written exactly as a float")
+    if _subclass(value):
+        return float_text(plain(value))
     return Fault("wrong_type", f"expected float, got {type_name(value)}")
 
 
 def int_text(value: object) -> str | Fault:
     """An int field, written with ``i``."""
     if type(value) is not int:
+        if _subclass(value):
+            return int_text(plain(value))
         return Fault("wrong_type", f"expected int, got {type_name(value)}")
     if not _INT64_MIN <= value <= _INT64_MAX:
         return Fault("out_of_range", f"{value} does not fit in a 64-bit int")
@@ -182,6 +211,8 @@ def int_text(value: object) -> str | Fault:
 def str_text(value: object) -> str | Fault:
     """A string field, quoted and escaped."""
     if type(value) is not str:
+        if _subclass(value):
+            return str_text(plain(value))
         return Fault("wrong_type", f"expected str, got {type_name(value)}")
     size = utf8_size(value)
     if size is None:
@@ -213,6 +244,8 @@ def additional_text(value: object) -> str | Fault:
         return int_text(value)
     if kind is float:
         return float_text(value)
+    if _subclass(value):
+        return additional_text(plain(value))
     return Fault("wrong_type", f"expected str, int, float or bool, got {type_name(value)}")
 
 
@@ -232,7 +265,7 @@ def field_value(expected: ValueType | None, value: Any) -> Any:
     float field becomes ``float``; every other value keeps its type."""
     if expected is _FLOAT:
         return float(value)
-    return value
+    return plain(value)
 
 
 # the plan ----------------------------------------------------------------------------
@@ -270,7 +303,7 @@ class TagPlan:
         wire = tag_wire(self.type, value)
         if type(wire) is Fault:
             return wire
-        if type(value) is not str and not self.allowed and self.regex is None:
+        if not isinstance(value, str) and not self.allowed and self.regex is None:
             # digits, a float's digits or true/false: never empty, short, nothing to escape
             return self.prefix + wire  # type: ignore[operator]
         fault = self.value_fault(wire)  # type: ignore[arg-type]

@@ -8,11 +8,13 @@ every accepted line must come back from a real InfluxDB exactly as it was read.
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 import re
 import urllib.parse
 import urllib.request
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,12 @@ from click.testing import CliRunner
 
 from luna_events.cli import cli
 from luna_events.event import Event
+from luna_events.fastpath import FastEncoder
 from luna_events.jsonline import decode_envelope, parse_line, to_json_line
+from luna_events.lineprotocol import encode_line
 from luna_events.localservers import InfluxDB1
 from luna_events.transform import Transform, transform_line
-from luna_events.validation import DEFAULT_VALIDATOR
+from luna_events.validation import DEFAULT_VALIDATOR, check, validate
 
 from .adversarial import as_vector_reads, corpus
 from .roads import Verdict, floats_read_exactly, python_road, vector_road
@@ -283,3 +287,35 @@ def test_lint_escapes_control_characters_in_file_names_too(tmp_path: Path):
     result = CliRunner().invoke(cli, ["lint", "--strict", str(log)])
     assert result.exit_code == 1
     assert result.stdout == f"{tmp_path}/a\\nb.log:1: not_an_event: line: no monitoring marker\n"
+
+
+class _Word(enum.StrEnum):
+    SPACED = "a,b c"
+    BROKEN = "x\ny"
+
+
+@pytest.mark.parametrize(
+    "tags, fields",
+    [
+        ({"status_code": HTTPStatus.NOT_FOUND}, {"request_id": "r", "execution_time": 0.5}),
+        ({"account_id": _Word.SPACED}, {"request_id": _Word.SPACED, "execution_time": _Float64(1)}),
+        ({"account_id": _Word.BROKEN, "extra": _Float64("nan")}, {"execution_time": 2}),
+        ({"extra": HTTPStatus.OK}, {"extra_int": HTTPStatus.OK, "request_id": "r"}),
+    ],
+)
+def test_emit_time_checks_read_subclass_values_as_the_readers_will(
+    tags: dict[str, Any], fields: dict[str, Any]
+):
+    # an IntEnum (HTTPStatus), a StrEnum or numpy's float64 is written as its plain
+    # value; strict mode refused them as wrong_type, and the default mode warned
+    base = {"service": "luna-tasks", "route": "GET:/x", "status_code": 200}
+    event = Event("requests", 1, {**base, **tags}, {"request_id": "r", **fields})
+    read = transform_line(to_json_line(event))
+    codes = {p.code for p in check(event)}
+    if [p.path for p in read.problems] == ["line"]:  # a NaN: the whole line is refused
+        assert {p.code for p in read.problems} < codes
+    else:
+        assert codes == {p.code for p in read.problems}
+    if not codes:
+        assert FastEncoder().encode(event.series, 1, event.tags, event.fields) == read.line_protocol
+        assert encode_line(validate(event)) == read.line_protocol
