@@ -184,7 +184,7 @@ def test_a_type_conflict_dead_letters_only_that_line(
 ):
     events = make_events(2_000, seed=13)
     conflicting = events[1_000]
-    conflicting.fields["seq"] = "one thousand"  # every other point has seq as a float
+    conflicting.fields["seq"] = "one thousand"  # every other point has seq as an int
     logs = tmp_path / "logs"
     logs.mkdir()
     with open(logs / "service.jsonl", "ab") as handle:
