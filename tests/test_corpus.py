@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from luna_events.catalog import CATALOG
 from luna_events.cli import cli
 from luna_events.event import Event
 from luna_events.fastpath import FastEncoder
@@ -319,3 +320,34 @@ def test_emit_time_checks_read_subclass_values_as_the_readers_will(
     if not codes:
         assert FastEncoder().encode(event.series, 1, event.tags, event.fields) == read.line_protocol
         assert encode_line(validate(event)) == read.line_protocol
+
+
+def _sample(spec: Any) -> Any:
+    """A valid value of a catalogued tag or field."""
+    if getattr(spec, "allowed", ()):
+        return spec.allowed[0]
+    if getattr(spec, "pattern", None):
+        return "GET:/x"
+    return {"int": 1, "float": 0.5, "bool": True, "str": "s"}[spec.type.value]
+
+
+def test_value_caches_never_carry_a_verdict_from_one_series_to_another():
+    # one encoder, every allowed value of every series tried on every tag of every
+    # series, twice: a cache shared between tags checked alike must not let a value
+    # allowed in one series through in another
+    values = sorted({v for s in CATALOG.values() for t in s.tags for v in t.allowed})
+    transform = Transform()
+    for _ in range(2):
+        for name, spec in CATALOG.items():
+            fields = {f.name: _sample(f) for f in spec.fields if f.required}
+            fields = fields or {spec.fields[0].name: _sample(spec.fields[0])}
+            for tag in spec.tags:
+                for value in [*values, "GET:/x", "x", 0, 1, 200]:
+                    tags = {t.name: _sample(t) for t in spec.required_tags}
+                    tags[tag.name] = value
+                    payload = {"v": 1, "series": name, "time": 1, "tags": tags, "fields": fields}
+                    line = json.dumps({"luna_event": payload}).encode()
+                    event = parse_line(line).event
+                    assert event is not None
+                    valid = not DEFAULT_VALIDATOR.check(event)
+                    assert (transform.encode(line) is not None) == valid, (name, tag.name, value)
