@@ -309,7 +309,7 @@ def test_emit_time_checks_read_subclass_values_as_the_readers_will(
 ):
     # an IntEnum (HTTPStatus), a StrEnum or numpy's float64 is written as its plain
     # value; strict mode refused them as wrong_type, and the default mode warned
-    base = {"service": "luna-tasks", "route": "GET:/x", "status_code": 200}
+    base: dict[str, Any] = {"service": "luna-tasks", "route": "GET:/x", "status_code": 200}
     event = Event("requests", 1, {**base, **tags}, {"request_id": "r", **fields})
     read = transform_line(to_json_line(event))
     codes = {p.code for p in check(event)}
