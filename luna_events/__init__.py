@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from luna_events import series
 from luna_events.catalog import CATALOG, Catalog, FieldSpec, SeriesSpec, TagSpec, Unit, ValueType
-from luna_events.errors import InvalidEvent, LunaEventsError, Problem
+from luna_events.errors import InvalidEvent, LunaEventsError, Problem, UsageError, UsageTypeError
 from luna_events.event import FORMAT_KEY, Event, FieldValue, TagValue, now_ns, route, to_ns
 from luna_events.jsonline import (
     FORMAT_VERSION,
@@ -45,6 +45,8 @@ __all__ = [
     "TagSpec",
     "TagValue",
     "Unit",
+    "UsageError",
+    "UsageTypeError",
     "Validator",
     "ValueType",
     "configure_logging",

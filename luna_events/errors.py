@@ -27,6 +27,16 @@ class LunaEventsError(Exception):
     """Base class of every error luna-events raises."""
 
 
+class UsageError(LunaEventsError, ValueError):
+    """A luna-events API was called the wrong way (swapped arguments, a missing
+    setting, an unknown plugin); raised where the mistake is made."""
+
+
+class UsageTypeError(LunaEventsError, TypeError):
+    """An argument of the wrong kind given to a luna-events API (``monitor_time`` with
+    its arguments swapped, a plugin that is neither callable nor has ``flush_point``)."""
+
+
 class InvalidEvent(LunaEventsError, ValueError):
     """An event does not match the catalog. ``problems`` lists every reason."""
 

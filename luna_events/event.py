@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from luna_events.errors import UsageError
+
 FORMAT_KEY = "luna_event"
 """The top-level JSON key (and ``extra`` key) that marks a monitoring line."""
 
@@ -48,7 +50,7 @@ class Event:
             return {FORMAT_KEY: self}
         clashes = sorted(LINE_KEYS.intersection(context))
         if clashes:
-            raise ValueError(f"context keys {clashes} would replace the line's own keys")
+            raise UsageError(f"context keys {clashes} would replace the line's own keys")
         return {FORMAT_KEY: self, CONTEXT_KEY: context}
 
 
@@ -83,7 +85,7 @@ def route(method: str, resource: str) -> str:
             if isinstance(resource, str) and resource.upper() in HTTP_METHODS
             else ""
         )
-        raise ValueError(f"route(method, resource): {method!r} is not an HTTP method{hint}")
+        raise UsageError(f"route(method, resource): {method!r} is not an HTTP method{hint}")
     return route_tag(method, resource)
 
 

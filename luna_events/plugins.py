@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
+from luna_events.errors import UsageError, UsageTypeError
 from luna_events.event import Event
 from luna_events.guard import report_error
 
@@ -146,7 +147,7 @@ def as_plugin(obj: Any) -> Plugin:
         return method  # type: ignore[no-any-return]
     if callable(obj):
         return obj  # type: ignore[no-any-return]
-    raise TypeError(f"{obj!r} is neither callable nor has a flush_point method")
+    raise UsageTypeError(f"{obj!r} is neither callable nor has a flush_point method")
 
 
 def load_plugins(names: Iterable[str]) -> dict[str, Plugin]:
@@ -163,6 +164,6 @@ def load_plugins(names: Iterable[str]) -> dict[str, Plugin]:
             obj = registered[name].load()
         else:
             known = ", ".join(sorted(registered)) or "none"
-            raise LookupError(f"no monitoring plugin {name!r} (registered: {known})")
+            raise UsageError(f"no monitoring plugin {name!r} (registered: {known})")
         plugins[name] = as_plugin(obj)
     return plugins

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar
 
+from luna_events.errors import UsageTypeError
 from luna_events.event import FieldValue, TagValue
 from luna_events.guard import report, report_error
 
@@ -99,7 +100,7 @@ class monitor_time:  # used like a function: as a context manager and as a decor
     def __init__(self, field_name: str, data: MonitoringData | None = None) -> None:
         if isinstance(field_name, MonitoringData) or not isinstance(field_name, str):
             swapped = isinstance(field_name, MonitoringData) and isinstance(data, str)
-            raise TypeError(
+            raise UsageTypeError(
                 f"monitor_time(field_name, data=None): the arguments are swapped; write "
                 f"monitor_time({data!r}, data) (the seed's monitorTime took (data, field_name))"
                 if swapped
@@ -107,7 +108,7 @@ class monitor_time:  # used like a function: as a context manager and as a decor
                 f"{type(field_name).__name__}"
             )
         if data is not None and not isinstance(data, MonitoringData):
-            raise TypeError(
+            raise UsageTypeError(
                 "monitor_time(field_name, data): data must be a MonitoringData "
                 f"(DataForMonitoring), got {type(data).__name__}"
             )
@@ -157,7 +158,7 @@ class monitor_time:  # used like a function: as a context manager and as a decor
 
     def __call__(self, func: F) -> F:
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
-            raise TypeError(
+            raise UsageTypeError(
                 f"monitor_time cannot time the generator {func.__name__}: calling it only "
                 "creates the generator; time the block that consumes it instead"
             )

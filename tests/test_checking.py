@@ -12,7 +12,7 @@ import pytest
 
 from luna_events import series
 from luna_events.checking import merge_extras
-from luna_events.errors import InvalidEvent
+from luna_events.errors import InvalidEvent, UsageError, UsageTypeError
 from luna_events.event import Event, route
 from luna_events.guard import problem_counts, reset_problem_counts
 from luna_events.jsonline import parse_line
@@ -110,17 +110,19 @@ def test_emit_never_raises_in_the_default_mode(caplog: pytest.LogCaptureFixture)
 def test_route_refuses_what_is_not_an_http_method():
     assert route("get", "tasks/{id}") == "GET:/tasks/{id}"
     assert route("PROPFIND", "/dav") == "PROPFIND:/dav"
-    with pytest.raises(ValueError, match=r"swapped: route\('GET', '/version'\)"):
+    with pytest.raises(UsageError, match=r"swapped: route\('GET', '/version'\)"):
         route("/version", "GET")
-    with pytest.raises(ValueError, match="not an HTTP method"):
+    with pytest.raises(UsageError, match="not an HTTP method"):
         route("FETCH", "/x")
 
 
 def test_monitor_time_refuses_swapped_arguments_and_never_raises_on_exit():
     data = MonitoringData()
-    with pytest.raises(TypeError, match=r"swapped; write monitor_time\('save_result_time', data\)"):
+    with pytest.raises(
+        UsageTypeError, match=r"swapped; write monitor_time\('save_result_time', data\)"
+    ):
         monitor_time(data, "save_result_time")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="must be a MonitoringData"):
+    with pytest.raises(UsageTypeError, match="must be a MonitoringData"):
         monitor_time("save_result_time", {"fields": {}})  # type: ignore[arg-type]
     data.fields["save_result_time"] = "slow"
     with monitor_time("save_result_time", data):

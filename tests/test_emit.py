@@ -14,6 +14,7 @@ import pytest
 import structlog
 
 from luna_events import series
+from luna_events.errors import UsageError
 from luna_events.event import Event
 from luna_events.helpers.sdk import Usages, estimation
 from luna_events.helpers.tasks import subtask
@@ -309,7 +310,7 @@ def test_plugins_load_by_name_and_monitor_hands_them_every_event():
     monitor.emit(EVENT)
     runner.close()
     assert SEEN == [EVENT] and captured.events == [EVENT]
-    with pytest.raises(LookupError, match="no monitoring plugin"):
+    with pytest.raises(UsageError, match="no monitoring plugin"):
         load_plugins(["not-registered"])
 
 

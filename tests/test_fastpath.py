@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from luna_events.catalog import CATALOG
-from luna_events.event import Event
+from luna_events.event import Event, FieldValue, TagValue
 from luna_events.fastpath import FastEncoder
 from luna_events.jsonline import LineKind, to_json_line
 from luna_events.lineprotocol import encode_line
@@ -158,8 +158,14 @@ def test_invalid_utf8_outside_the_event_is_refused_on_the_fast_path_too():
 
 
 def test_additional_fields_keep_their_json_type_on_the_fast_path():
-    tags = {"service": "luna-tasks", "route": "GET:/", "status_code": 200}
-    fields = {"request_id": "r", "execution_time": 1, "images": 4, "ratio": 4.0, "big": 2**63 - 1}
+    tags: dict[str, TagValue] = {"service": "luna-tasks", "route": "GET:/", "status_code": 200}
+    fields: dict[str, FieldValue] = {
+        "request_id": "r",
+        "execution_time": 1,
+        "images": 4,
+        "ratio": 4.0,
+        "big": 2**63 - 1,
+    }
     expected = (
         "requests,route=GET:/,service=luna-tasks,status_code=200 big=9223372036854775807i,"
         'execution_time=1,images=4i,ratio=4,request_id="r" 7'

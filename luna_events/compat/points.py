@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from luna_events.catalog import CATALOG
 from luna_events.catalog.model import TagSpec
+from luna_events.errors import UsageTypeError
 from luna_events.event import Event, FieldValue, TagValue
 from luna_events.rules import tag_wire
 from luna_events.timing import MonitoringData
@@ -49,7 +50,7 @@ def monitorTime(monitoringData: MonitoringData, fieldName: str) -> Iterator[None
     """
     if not isinstance(monitoringData, MonitoringData) or not isinstance(fieldName, str):
         swapped = isinstance(fieldName, MonitoringData)
-        raise TypeError(
+        raise UsageTypeError(
             "monitorTime(monitoringData, fieldName): the arguments are swapped"
             if swapped
             else "monitorTime(monitoringData, fieldName) takes a DataForMonitoring and a str, "

@@ -12,7 +12,7 @@ import orjson
 
 from luna_events import series
 from luna_events.checking import merge_extras, noted_on
-from luna_events.errors import InvalidEvent
+from luna_events.errors import InvalidEvent, UsageError
 from luna_events.event import HTTP_METHODS, route_tag
 from luna_events.guard import report, report_error
 from luna_events.monitor import Monitor, get_monitor
@@ -150,5 +150,5 @@ def resolve(monitor: Monitor | None, service: str | None) -> tuple[Monitor, str]
     chosen = monitor or get_monitor()
     name = service or chosen.service
     if not name:
-        raise ValueError("no service name: pass service=... or call configure_logging first")
+        raise UsageError("no service name: pass service=... or call configure_logging first")
     return chosen, name

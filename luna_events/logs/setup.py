@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from luna_events.checking import StrictFilter, WarningFilter, strict_from_env
+from luna_events.errors import UsageError
 from luna_events.event import FORMAT_KEY
 from luna_events.guard import report_error, series_of
 from luna_events.logs.stdlib import JsonLineFormatter
@@ -124,7 +125,7 @@ def configure_logging(
     the record as given (see :mod:`luna_events.checking`).
     """
     if (path is None) == (stream is None):
-        raise ValueError("give exactly one of path= or stream=")
+        raise UsageError("give exactly one of path= or stream=")
     target: logging.Handler
     target = _FileHandler(path, encoding="utf-8") if path is not None else _StreamHandler(stream)
     target.setFormatter(JsonLineFormatter(service=service, **formatter_options))
