@@ -139,7 +139,8 @@ def encode(files: tuple[str, ...], max_line_bytes: int) -> None:
 @click.option("--strict", is_flag=True, help="Every line must be a monitoring event.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems, no summary.")
 def lint(files: tuple[str, ...], max_line_bytes: int, strict: bool, quiet: bool) -> None:
-    """Report every invalid monitoring line in FILES (default stdin) as FILE:LINE: reason.
+    """Report every invalid monitoring line in FILES (default stdin), one problem a line:
+    FILE:LINE: code: where: reason.
 
     Ordinary log lines are fine unless --strict. Exits 1 if any line is invalid,
     2 if a file cannot be read.
