@@ -401,6 +401,20 @@ def test_dead_letters_edited_by_hand_are_listed_without_a_traceback(tmp_path: Pa
     assert "a\t\t<cut>" in listed.stdout and "c\t\tm f=1i 1" in listed.stdout
 
 
+def test_dead_letter_lines_that_are_not_whole_records_are_counted_not_skipped_silently(
+    tmp_path: Path,
+) -> None:
+    dead_file = tmp_path / "dead.jsonl"
+    dead_file.write_bytes(
+        b'{"key":"a","problems":[],"line":"x"}\n{"key":"b","probl\n[1, 2]\n\n'
+        b'{"key":"c","problems":[],"line":"y"}\n'
+    )
+    listed = run("dead-letters", "list", "--file", str(dead_file))
+    no_traceback(listed.stderr)
+    assert listed.returncode == 0 and "2 dead letters waiting" in listed.stdout
+    assert "2 line(s) are not whole records" in listed.stderr
+
+
 def test_a_shipper_started_under_nohup_keeps_ignoring_sighup(
     tmp_path: Path, influxdb: InfluxDB1, database: str
 ) -> None:

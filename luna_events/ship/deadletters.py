@@ -15,6 +15,7 @@ import base64
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,8 @@ from typing import Any
 import orjson
 
 from luna_events.errors import Problem
+
+log = logging.getLogger("luna_events.ship")
 
 MAX_KEPT_BYTES = 64 * 1024
 """Longest piece of a bad line kept in its record."""
@@ -145,18 +148,22 @@ class DeadLetters:
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """The records of a dead-letter file, each key once (the last record for a key wins);
-    a line that is not a whole JSON object (from before records were written whole) is
-    skipped."""
+    a line that is not a whole JSON object (cut by a crash, or edited by hand) is
+    skipped with one WARNING that counts them."""
     latest: dict[str, dict[str, Any]] = {}
+    damaged = 0
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle):
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                continue
+                record = None
             if not isinstance(record, dict):
+                damaged += raw.strip() != b""
                 continue
             key = str(record.get("key") or f"line:{number}")
             latest.pop(key, None)
             latest[key] = record
+    if damaged:
+        log.warning("%s: %d line(s) are not whole records (cut or edited); skipped", path, damaged)
     yield from latest.values()
