@@ -271,12 +271,17 @@ def test_influxdb_v2_path_through_influxdb_client_into_victoriametrics(
     config = load_config(tmp_path, ship_config(tmp_path, sink))
     stats = build_topology(config, once=True).run(drain_timeout=60)
     assert stats.events_shipped == len(events)
-    stored = []
-    for series in victoria.export():
-        if series["metric"].get("run") == "v2-path" and series["metric"]["__name__"].endswith(
-            "_seq"
-        ):
-            stored.extend(series["values"])
+    stored: list[int] = []
+    deadline = time.monotonic() + 60  # VictoriaMetrics makes what it took in searchable later
+    while len(stored) < len(events) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        stored = [
+            value
+            for series in victoria.export()
+            if series["metric"].get("run") == "v2-path"
+            and series["metric"]["__name__"].endswith("_seq")
+            for value in series["values"]
+        ]
     assert sorted(stored) == sorted(e.fields["seq"] for e in events)
 
 
