@@ -199,6 +199,8 @@ class Shipper:
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
                 env=environment(),
+                # as started from a terminal, whatever the test runner ignores (nohup)
+                preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
             )
 
     @property
