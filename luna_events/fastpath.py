@@ -26,6 +26,7 @@ from luna_events.catalog import CATALOG, Catalog
 from luna_events.jsonline import has_negative_zero
 from luna_events.rules import (
     DEFAULT_PLAN,
+    SERIES_KEY_SEPARATOR,
     Fault,
     FieldPlan,
     FieldWriter,
@@ -77,6 +78,9 @@ class FastEncoder:
         self._extra_tags: dict[str, TagPlan] = {}
         self._extra_fields: dict[str, FieldPlan] = {}
         self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Shape] = {}
+        self._flags: dict[TagPlan, tuple[str | Fault, str | Fault]] = {}
+        """``rule -> outcomes of False and True``: a tag's bool outcomes, worked out once
+        per tag rule, not per layout (some series have a new layout in most events)."""
 
     def encode(
         self, series: Any, time_ns: Any, tags: Any, fields: Any, line: bytes | None = None
@@ -167,28 +171,50 @@ class FastEncoder:
         field_plan = []
         escaped_keys = []
         separator = " "
+        known_fields, known_tags = plan.fields, plan.tags
         for key in field_keys:
-            if plan.conflict(key, tags):
-                return None
-            known = plan.fields.get(key) or self._extra_field(key)
+            known = known_fields.get(key)
+            if key in tags and not (known is not None and key in known_tags):
+                return None  # a field also given as a tag, which only the catalog may allow
             if known is None:
-                return None
+                known = self._extra_field(key)
+                if known is None:
+                    return None
             field_plan.append((key, known.write, separator + known.escaped + "="))
             escaped_keys.append(known.escaped)
             separator = ","
-        worst = series_key_bytes(
-            plan.measurement, (rule.prefix for rule in tag_plan), escaped_keys
-        ) + _WORST_TAG_VALUE * len(tag_plan)
         return _Shape(
             plan.measurement,
             tuple(
-                (rule.key, rule.segments.get, (rule.segment(False), rule.segment(True)), rule)  # type: ignore[misc]
+                (rule.key, rule.segments.get, self._bool_segments(rule), rule)  # type: ignore[misc]
                 for rule in tag_plan
             ),
             tuple(field_plan),
             tuple(escaped_keys),
-            series_key_fault(worst) is not None,
+            self._long_key_possible(plan.measurement, tag_plan, escaped_keys),
         )
+
+    @staticmethod
+    def _long_key_possible(
+        measurement: str, tag_plan: list[TagPlan], field_keys: list[str]
+    ) -> bool:
+        """Whether some tag values could bring the series key over InfluxDB's limit. A
+        character takes at most 4 bytes in UTF-8: most layouts are told by their length."""
+        worst_values = _WORST_TAG_VALUE * len(tag_plan)
+        prefixes = [rule.prefix for rule in tag_plan]
+        chars = len(measurement) + sum(map(len, prefixes)) + max(map(len, field_keys))
+        if 4 * chars + len(SERIES_KEY_SEPARATOR) + worst_values <= limits.MAX_SERIES_KEY_BYTES:
+            return False
+        worst = series_key_bytes(measurement, prefixes, field_keys) + worst_values
+        return series_key_fault(worst) is not None
+
+    def _bool_segments(self, rule: TagPlan) -> tuple[str | Fault, str | Fault]:
+        """The outcomes of the values False and True for a tag."""
+        known = self._flags.get(rule)
+        if known is None:
+            known = (rule.segment(False), rule.segment(True))
+            _remember(self._flags, rule, known, SHAPE_CACHE_SIZE)
+        return known
 
     def _extra_tag(self, key: Any) -> TagPlan | None:
         rule = self._extra_tags.get(key) if type(key) is str else None
