@@ -326,3 +326,34 @@ def test_a_shipper_of_an_earlier_version_holding_the_lock_file_keeps_this_one_ou
             lock.hold(data)
     finally:
         holder.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_checkpoints_are_fsynced_as_the_spool_is(
+    tmp_path: Path, durable: bool, monkeypatch: pytest.MonkeyPatch
+):
+    """With ``buffer.fsync`` a save is durable (fsync of the file and the directory)
+    after the spool segment it follows; without it neither is (a power loss takes the
+    spool too), and the save stays atomic (a rename)."""
+    from luna_events.ship.config import load
+    from luna_events.ship.run import build_topology
+
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_bytes(b"ordinary\n")
+    sink = {"type": "influxdb_v1", "url": "http://127.0.0.1:9", "database": "x"}
+    config = write_toml(
+        tmp_path / "ship.toml", ship_config(tmp_path, sink, buffer={"fsync": durable})
+    )
+    topology = build_topology(load(config, environ={}), once=True)
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        synced.append(descriptor)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    topology.source.commit({"k": Position("/logs/a.jsonl", 9, b"y\n", "h", 1, 2)})
+    topology.source.close()
+    assert len(synced) == (2 if durable else 0)
+    assert list(Checkpoints(tmp_path / "data").positions) == ["k"]

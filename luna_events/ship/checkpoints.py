@@ -3,7 +3,10 @@
 Each entry is one file's :class:`~luna_events.ship.sources.Position`: its identity
 (device, inode, first-line checksum, prefix checksum) and how far it was read (see
 docs/shipper.md, "File identity"). The file is written atomically (a unique
-temporary file, fsync, rename, fsync of the directory). A damaged file (empty, cut,
+temporary file, rename); with ``buffer.fsync`` also durably (fsync of the file before
+the rename, of the directory after it), like the spool segments it follows: without
+it the spool does not outlive a power loss either, so an fsync of the checkpoints
+alone would buy nothing (a crash of the process loses neither). A damaged file (empty, cut,
 not JSON, JSON of another shape) is moved aside, named in one ERROR line, and
 reading starts again from the start of the files: re-sent points overwrite
 themselves in InfluxDB, so that costs time, never data. Version 1 files (keyed by
@@ -76,9 +79,11 @@ _ENCODER = msgspec.json.Encoder()
 class Checkpoints:
     """``key -> position`` for every file read, saved atomically."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
         self.directory = data_dir
         self.path = data_dir / NAME
+        self.fsync = fsync
+        """fsync each save (the shipper: as ``buffer.fsync``, the spool's setting)."""
         self.positions: dict[str, Position] = {}
         self.seen: dict[str, float] = {}
         """``key -> when its file was last seen`` (Unix time), to drop old entries."""
@@ -174,12 +179,14 @@ class Checkpoints:
             with open(descriptor, "wb") as handle:
                 handle.write(body)
                 handle.flush()
-                os.fsync(handle.fileno())
+                if self.fsync:
+                    os.fsync(handle.fileno())
             os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        _fsync_directory(self.directory)
+        if self.fsync:
+            _fsync_directory(self.directory)
 
 
 def _fsync_directory(directory: Path) -> None:

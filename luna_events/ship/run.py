@@ -34,7 +34,8 @@ def build_topology(config: ShipConfig, *, once: bool = False) -> Topology:
     if config.source.type == "stdin":
         source = StdinSource(max_line_bytes=config.source.max_line_bytes)
     else:
-        source = FileSource(config.source, Checkpoints(config.data_dir), once=once)
+        checkpoints = Checkpoints(config.data_dir, fsync=config.buffer.fsync)
+        source = FileSource(config.source, checkpoints, once=once)
     return Topology(config, source, build_sink(config.sink), once=once)
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luna_events.errors import Problem
-from luna_events.jsonline import LineKind, has_marker
+from luna_events.jsonline import LEADING_MARKER, LineKind, has_marker
 from luna_events.lineprotocol import encode_line
 from luna_events.ship.config import ShipConfig
 from luna_events.ship.deadletters import DeadLetters, invalid_record
@@ -248,7 +248,9 @@ class Topology:
                 else:
                     skipped += 1
                 continue
-            if not has_marker(line):  # an ordinary log line: one byte scan, never parsed
+            # an ordinary log line: one byte scan, never parsed (the project's own lines
+            # start with the marker: no call for them)
+            if not (line.startswith(LEADING_MARKER) or has_marker(line)):
                 skipped += 1
                 continue
             protocol = encode(line)
