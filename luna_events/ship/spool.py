@@ -113,7 +113,7 @@ def _little(ends: array[int]) -> bytes:
     return swapped.tobytes()
 
 
-def _from_little(data: bytes) -> array[int]:
+def _from_little(data: bytes | memoryview) -> array[int]:
     ends = array("I")
     ends.frombytes(data)
     if sys.byteorder != "little":
@@ -125,11 +125,12 @@ def encode_records(body: bytes, ends: array[int], per_record: int = RECORD_LINES
     """A batch as self-checking records (the segment file without its magic)."""
     records = -(-len(ends) // per_record)
     totals = struct.pack("<II", len(ends), records)
-    parts: list[bytes] = [totals, struct.pack("<I", zlib.crc32(totals))]
+    parts: list[bytes | memoryview] = [totals, struct.pack("<I", zlib.crc32(totals))]
+    view = memoryview(body)  # pieces copied once, by the join
     for first in range(0, len(ends), per_record):
         last = min(first + per_record, len(ends))
         start = ends[first - 1] if first else 0
-        piece = body[start : ends[last - 1]]
+        piece = view[start : ends[last - 1]]
         index = _little(ends[first:last])
         checked = _CHECKED.pack(last - first, start, len(piece))
         crc = zlib.crc32(piece, zlib.crc32(index, zlib.crc32(checked)))
@@ -151,10 +152,11 @@ def decode_segment(data: bytes) -> tuple[bytes, array[int], Damage | None]:
     position = len(MAGIC) + _TOTALS.size if expected else data.find(RECORD_MARK)
     problems: list[str] = [] if expected else ["no spool header"]
     unreadable = 0 if expected else (len(data) if position < 0 else position)
-    pieces: list[tuple[int, bytes, array[int]]] = []
+    pieces: list[tuple[int, memoryview, array[int]]] = []
     damaged = 0 if expected else 1
+    view = memoryview(data)  # records copied once, by the join
     while 0 <= position < len(data):
-        record = _read_record(data, position)
+        record = _read_record(view, position)
         if isinstance(record, tuple):
             pieces.append(record[0])
             position = record[1]
@@ -191,7 +193,9 @@ def decode_segment(data: bytes) -> tuple[bytes, array[int], Damage | None]:
     return body, ends, Damage(problem, len(pieces), lines, damaged, unreadable, lost)
 
 
-def _read_record(data: bytes, position: int) -> tuple[tuple[int, bytes, array[int]], int] | str:
+def _read_record(
+    data: memoryview, position: int
+) -> tuple[tuple[int, memoryview, array[int]], int] | str:
     """The record at ``position`` and where the next one starts, or what is wrong."""
     if len(data) - position < _HEADER.size:
         return "cut inside a record header"
