@@ -166,8 +166,9 @@ def test_one_timer_shared_by_overlapping_tasks_times_each_of_them():
         return list(await asyncio.gather(job(0.3, 0), job(0.1, 0.1)))
 
     for (measured, around), slept in zip(asyncio.run(both()), (0.3, 0.1), strict=True):
-        # each job's own interval: at least its sleep, within the time around it
-        assert slept <= measured <= round(around, 9) + 1e-9, (measured, slept, around)
+        # each job's own interval, within the time around it; asyncio may wake a sleeper
+        # up to a millisecond early, and 90 % of its sleep still tells 0.3 s from 0.1 s
+        assert slept * 0.9 <= measured <= round(around, 9) + 1e-9, (measured, slept, around)
 
 
 def test_generators_cannot_be_timed_by_decoration():
