@@ -185,7 +185,7 @@ def test_monitor_time_as_context_manager_and_decorator():
         assert asyncio.run(save()) == "ok"
     assert request_data() is None
     assert float(current.fields["match_time"]) >= 0.005
-    assert float(current.fields["save_result_time"]) >= 0.005
+    assert float(current.fields["save_result_time"]) >= 0.0045  # asyncio may wake early
 
 
 class Captured(logging.Handler):
