@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,16 @@ def stored_as_sent(influx: InfluxDB1, database: str, events: list[Event]) -> Non
         [stored[k] for k in mismatched[:3]],
         [expected[k] for k in mismatched[:3]],
     )
+
+
+def wait_until(condition: Callable[[], object], what: str, deadline: float = 120) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def no_traceback(stderr: str) -> None:
+    """What an operator can cause never ends in a Python traceback."""
+    assert "Traceback" not in stderr, stderr

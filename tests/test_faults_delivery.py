@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,11 @@ from .shipping import (
     influx_sink,
     line,
     make_events,
+    no_traceback,
     sequence_numbers,
     ship_config,
     stored_as_sent,
+    wait_until,
     write_toml,
 )
 
@@ -61,17 +62,6 @@ def write_logs(tmp_path: Path, lines: list[bytes]) -> None:
 
 def config_file(tmp_path: Path, sink: dict[str, Any], **extra: Any) -> Path:
     return write_toml(tmp_path / "ship.toml", ship_config(tmp_path, sink, **extra))
-
-
-def no_traceback(stderr: str) -> None:
-    assert "Traceback" not in stderr, stderr
-
-
-def wait_until(condition: Any, what: str, deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 # InfluxDB's answers, as InfluxDB 1.x gives them --------------------------------------------

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from .shipping import (
     sequence_numbers,
     ship_config,
     stored_as_sent,
+    wait_until,
     write_toml,
 )
 
@@ -96,13 +96,6 @@ class Shipper:
         self.process.send_signal(signal.SIGTERM)
         wait_until(lambda: self.process.poll() is not None, "the shipper to stop")
         return self.process.returncode
-
-
-def wait_until(condition: Any, what: str, deadline: float = 120) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def test_a_full_data_dir_pauses_reading_and_resumes_by_itself(
