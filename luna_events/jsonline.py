@@ -168,7 +168,7 @@ def _careful(document: dict[str, Any], event: Event | None) -> bytes:
     try:
         text = orjson.dumps(document, default=_other)
     except TypeError:
-        pass
+        pass  # orjson cannot write it (an int beyond 64 bits, a lone surrogate): json below
     else:
         if event is None or _NULL.search(text) is None or not _non_finite(event):
             return text
@@ -237,7 +237,7 @@ def decode_envelope(raw: bytes) -> _Payload | None:
         if not raw.isascii():
             raw.decode()  # invalid UTF-8 anywhere, also in keys msgspec skips unread
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return None
+        return None  # not the common shape: the exact reader decides and reports
     if payload.v != FORMAT_VERSION:
         return None
     return payload

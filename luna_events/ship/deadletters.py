@@ -134,7 +134,7 @@ class DeadLetters:
         try:
             named = os.stat(self.path)
         except FileNotFoundError:
-            return False
+            return False  # deleted or rotated away: the caller opens the path anew
         opened = os.fstat(descriptor)
         return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 

@@ -288,7 +288,7 @@ class Spool:
                     entry.unlink()  # a segment whose write never finished
                     continue
             except FileNotFoundError:
-                continue
+                continue  # gone between the listing and the look: nothing to load
             except OSError as error:
                 log.error("spool: cannot look at %s (%s)", entry, error.strerror or error)
                 continue
