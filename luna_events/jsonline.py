@@ -65,8 +65,8 @@ _NON_FINITE = re.compile(NON_FINITE_PATTERN.encode())
 _NEGATIVE_ZERO = re.compile(rb"[\[:,]\s*-0(?![.eE0-9])")
 _NEGATIVE_ZERO_HINT = re.compile(rb"-0(?![.eE0-9])")
 """A literal-prefixed pattern the regex engine scans for fast; most lines have none."""
-_NULL = re.compile(b"null")
-"""What orjson writes for NaN and infinity (a compiled search beats ``bytes.find`` here)."""
+_null_search = re.compile(b"null").search
+"""Finds what orjson writes for NaN and infinity (a compiled search beats ``bytes.find`` here)."""
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -170,7 +170,7 @@ def _careful(document: dict[str, Any], event: Event | None) -> bytes:
     except TypeError:
         pass  # orjson cannot write it (an int beyond 64 bits, a lone surrogate): json below
     else:
-        if event is None or _NULL.search(text) is None or not _non_finite(event):
+        if event is None or _null_search(text) is None or not _non_finite(event):
             return text
     return json.dumps(document, default=_other, separators=(",", ":")).encode()
 
@@ -191,7 +191,7 @@ def write_document(document: dict[str, Any], event: Event | None) -> bytes:
         text = orjson.dumps(document, default=_float)
     except TypeError:
         return _careful(document, event)
-    if event is None or _NULL.search(text) is None or not _non_finite(event):
+    if event is None or _null_search(text) is None or not _non_finite(event):
         return text
     return _careful(document, event)
 

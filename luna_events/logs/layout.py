@@ -15,14 +15,44 @@ from collections.abc import Mapping
 from typing import Any
 
 from luna_events.event import FORMAT_KEY, Event
-from luna_events.jsonline import event_payload, write_document
+from luna_events.jsonline import FORMAT_VERSION, write_document
 
 
-def with_service(event: Event, service: str | None) -> dict[str, Any]:
-    """The event's tags, with ``service`` filled in from configuration when missing."""
-    if service is None or "service" in event.tags:
-        return event.tags
-    return {"service": service, **event.tags}
+def event_line(
+    event: Event,
+    timestamp: float | str,
+    level: str,
+    logger: str,
+    message: str,
+    service: str | None,
+    context: Mapping[str, Any] | None = None,
+) -> bytes:
+    """A monitoring line (no newline): the hot path of every writer.
+
+    ``service`` fills in the event's ``service`` tag when it has none; ``context``
+    keys follow the line's own keys and never replace them. Positional arguments, and
+    the payload built here rather than by a helper: each Python call saved is a per
+    cent of an emit (docs/performance.md).
+    """
+    tags = event.tags
+    if service is not None and "service" not in tags:
+        tags = {"service": service, **tags}
+    line = {
+        FORMAT_KEY: {
+            "v": FORMAT_VERSION,
+            "series": event.series,
+            "time": event.time_ns,
+            "tags": tags,
+            "fields": event.fields,
+        },
+        "timestamp": timestamp,
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
+    if context:
+        _add_context(line, context)
+    return write_document(line, event)
 
 
 def render(
@@ -36,18 +66,15 @@ def render(
     context: Mapping[str, Any] | None = None,
 ) -> bytes:
     """One log line (no newline) in the shared layout; a monitoring line when ``event``."""
-    line: dict[str, Any]
-    if event is None:
-        line = {"timestamp": timestamp, "level": level, "logger": logger, "message": message}
-    else:
-        line = {
-            FORMAT_KEY: event_payload(event, with_service(event, service)),
-            "timestamp": timestamp,
-            "level": level,
-            "logger": logger,
-            "message": message,
-        }
+    if event is not None:
+        return event_line(event, timestamp, level, logger, message, service, context)
+    line = {"timestamp": timestamp, "level": level, "logger": logger, "message": message}
     if context:
-        for key, value in context.items():
-            line.setdefault(key, value)
-    return write_document(line, event)
+        _add_context(line, context)
+    return write_document(line, None)
+
+
+def _add_context(line: dict[str, Any], context: Mapping[str, Any]) -> None:
+    """Context keys go after the line's own and never replace one of them."""
+    for key, value in context.items():
+        line.setdefault(key, value)

@@ -19,7 +19,7 @@ from pythonjsonlogger.orjson import OrjsonFormatter
 
 from luna_events.errors import LunaEventsError
 from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
-from luna_events.logs.layout import render
+from luna_events.logs.layout import event_line
 
 RECORD_ATTRIBUTES = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys() | {"message", "asctime"}
@@ -77,12 +77,12 @@ class JsonLineFormatter(OrjsonFormatter):
         context = record.__dict__.get(CONTEXT_KEY)
         if record.exc_info:
             context = {**(context or {}), "exc_info": self.formatException(record.exc_info)}
-        return render(
+        return event_line(
+            event,
             record.created,
             record.levelname,
             record.name,
             record.getMessage() if record.args else str(record.msg),
-            event,
-            service=self.service,
-            context=context,
+            self.service,
+            context,
         ).decode()
