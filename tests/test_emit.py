@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -151,6 +152,22 @@ def test_stdlib_and_structlog_paths_write_the_same_lines():
     assert without_time[0] == without_time[1] == without_time[2]
     stripped = [text[text.index('"level"') :] for text in texts]
     assert stripped[0] == stripped[1] == stripped[2], "byte-identical after the timestamp"
+
+
+def test_a_structlog_logger_holding_the_renderer_pickles_and_writes_the_same_line():
+    # multiprocessing pickles a bound logger, processors included (structlog supports it)
+    logger = structlog.wrap_logger(
+        structlog.ReturnLogger(),
+        processors=[LunaLineRenderer(service="luna-tasks-worker", logger_name="test.monitoring")],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    ).bind()
+    copied = pickle.loads(pickle.dumps(logger))
+    original, restored = (
+        logger.info("queue", luna_event=EVENT),
+        copied.info("queue", luna_event=EVENT),
+    )
+    assert original[original.index(b'"level"') :] == restored[restored.index(b'"level"') :]
+    assert event_from_line(restored).tags["service"] == "luna-tasks-worker"
 
 
 def test_structlog_ordinary_events_stay_ordinary():
