@@ -18,6 +18,7 @@ import structlog
 
 from luna_events import series
 from luna_events.event import Event
+from luna_events.guard import problem_counts, reset_problem_counts
 from luna_events.helpers.tasks import subtask
 from luna_events.jsonline import LineKind, event_from_line, parse_line
 from luna_events.logs.setup import configure_logging
@@ -83,6 +84,26 @@ def test_structlog_exception_writes_the_traceback():
     document = orjson.loads(buffer.getvalue().splitlines()[0])
     assert "ValueError: bad value" in document["exc_info"]
     assert document["luna_event"]["series"] == "worker_queue"
+
+
+def test_structlog_native_path_reports_and_drops_what_it_cannot_write_never_raises():
+    reset_problem_counts()
+    buffer = io.BytesIO()
+    structlog.configure(
+        processors=[LunaLineRenderer(service="luna-tasks-worker")],
+        logger_factory=structlog.BytesLoggerFactory(buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+    log = structlog.get_logger()
+    untagged = Event("worker_queue", 1, None, {})  # type: ignore[arg-type]
+    log.info("queue", luna_event=untagged)  # the one-call path: tags that are not a dict
+    log.info("queue", luna_event=EVENT, mapping={(1, 2): "x"})  # a key JSON cannot hold
+    log.info("started", mapping={(1, 2): "x"})
+    log.info("queue", luna_event=EVENT)
+    assert [event_from_line(line) for line in buffer.getvalue().splitlines()] == [EVENT]
+    counts = problem_counts()
+    assert counts[("write", "worker_queue", "TypeError")] == 2
+    assert counts[("write", "(ordinary line)", "TypeError")] == 1
 
 
 def test_two_setups_close_independently_and_restore_the_monitor(tmp_path: Path):

@@ -24,9 +24,10 @@ import time
 import traceback
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
+from luna_events.guard import report_error, series_of
 from luna_events.logs.layout import event_line, render
 from luna_events.monitor import DEFAULT_LOGGER
 
@@ -89,22 +90,42 @@ class _LineRenderer:
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> bytes | str:
         """Render ``event_dict`` (see :func:`LunaLineRenderer`)."""
-        if len(event_dict) == 2 and "event" in event_dict:
-            # the common monitoring call, log.info(message, luna_event=event): no pops
-            event = event_dict.get(FORMAT_KEY)
-            if type(event) is Event:
-                message = event_dict["event"]
-                line = event_line(
-                    event,
-                    _time(),
-                    _LEVELS.get(method_name) or method_name.upper(),
-                    self.logger_name,
-                    message if type(message) is str else str(message),
-                    self.service,
-                )
-                return line.decode() if self.as_str else line
-        line = _render_any(method_name, event_dict, self.service, self.logger_name)
+        try:
+            if len(event_dict) == 2 and "event" in event_dict:
+                # the common monitoring call, log.info(message, luna_event=event): no pops
+                event = event_dict.get(FORMAT_KEY)
+                if type(event) is Event:
+                    message = event_dict["event"]
+                    line = event_line(
+                        event,
+                        _time(),
+                        _LEVELS.get(method_name) or method_name.upper(),
+                        self.logger_name,
+                        message if type(message) is str else str(message),
+                        self.service,
+                    )
+                    return line.decode() if self.as_str else line
+        except Exception as error:
+            _drop(event, error)
+        record = event_dict.get("_record")
+        event = event_dict.get(FORMAT_KEY)
+        try:
+            line = _render_any(method_name, event_dict, self.service, self.logger_name)
+        except Exception as error:
+            if record is not None:
+                raise  # bridged to stdlib: its handler reports it, as for the stdlib formatter
+            _drop(event, error)
         return line.decode() if self.as_str else line
+
+
+def _drop(event: object, error: Exception) -> NoReturn:
+    """A line the native path cannot write (values JSON cannot hold, an event whose tags
+    are not a dict): reported once per kind (:mod:`luna_events.guard`), as the stdlib
+    handler reports it, and dropped, never raised into the caller of ``log.info``."""
+    from structlog import DropEvent  # structlog is calling: it is installed
+
+    report_error("write", series_of(event) if event is not None else "(ordinary line)", error)
+    raise DropEvent
 
 
 def _render_any(
