@@ -102,9 +102,19 @@ def event_payload(event: Event, tags: Mapping[str, Any] | None = None) -> dict[s
     }
 
 
-def _non_finite(event: Event) -> bool:
-    values = [*event.fields.values(), *event.tags.values()]
-    return any(isinstance(v, float) and v - v != 0.0 for v in values)
+def _non_finite(value: object) -> bool:
+    """Whether ``value`` (an event, or a value in one) holds a NaN or an infinity at any
+    depth, the time and the series included: orjson writes one as ``null``. Asked only
+    of a line with ``null`` in it."""
+    if isinstance(value, float):
+        return value - value != 0.0
+    if isinstance(value, Event):
+        return any(map(_non_finite, (value.tags, value.fields, value.time_ns, value.series)))
+    if isinstance(value, Mapping):
+        return any(map(_non_finite, value.values()))
+    if isinstance(value, list | tuple):
+        return any(map(_non_finite, value))
+    return False
 
 
 def _float(value: object) -> object:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -28,7 +29,7 @@ from luna_events.plugins import PluginRunner
 from luna_events.ship.config import ConfigError, load
 from luna_events.timing import MonitoringData, monitor_time
 
-from .test_emit import EVENT, capturing_monitor, stdlib_logger
+from .test_emit import EVENT, capturing_monitor, lines, stdlib_logger
 
 
 def test_values_orjson_refuses_still_give_one_line_that_the_shipper_can_judge():
@@ -48,6 +49,28 @@ def test_values_orjson_refuses_still_give_one_line_that_the_shipper_can_judge():
     assert parse_line(lines[0]).kind is LineKind.EVENT  # parsed by the json fallback
     # written exactly, as a JSON number (orjson would read it back as a float)
     assert f'"n":{2**70}' in lines[2] and json.loads(lines[2])["n"] == 2**70
+
+
+def test_a_nan_anywhere_in_the_event_is_written_as_nan_never_null():
+    nan, inf = float("nan"), float("inf")
+    tags: dict[str, Any] = {"task_id": 1, "subtask_id": 2, "task_type": 3}
+    stream = io.StringIO()
+    logger = stdlib_logger(stream)
+    for event in (
+        Event("worker_queue", nan, tags, {"transport_time": 0.5}),  # type: ignore[arg-type]
+        Event(inf, 1, tags, {"transport_time": 0.5}),  # type: ignore[arg-type]
+        Event("worker_queue", 1, {**tags, "hosts": [nan]}, {"transport_time": 0.5}),  # type: ignore[dict-item]
+        Event("worker_queue", 1, tags, {"transport_time": {"p99": -inf}}),  # type: ignore[dict-item]
+    ):
+        logger.info("queue", extra=event.extra())
+    written = lines(stream)
+    assert len(written) == 4
+    for line in written:
+        assert "null" not in line
+        assert [p.code for p in parse_line(line).problems] == ["not_finite"], line
+    # and an event whose fields are not a dict (null in the line) is still written
+    logger.info("queue", extra=Event("worker_queue", 1, tags, None).extra())  # type: ignore[arg-type]
+    assert [p.code for p in parse_line(lines(stream)[4]).problems] == ["bad_envelope"]
 
 
 def test_a_stdlib_record_through_processorformatter_keeps_its_event_and_traceback():
