@@ -19,7 +19,8 @@ from luna_events.errors import UsageError
 from luna_events.event import Event
 from luna_events.helpers.sdk import Usages, estimation
 from luna_events.helpers.tasks import subtask
-from luna_events.jsonline import LineKind, event_from_line, parse_line
+from luna_events.jsonline import LineKind, event_from_line, parse_line, to_json_line
+from luna_events.logs.layout import event_line
 from luna_events.logs.setup import configure_logging
 from luna_events.logs.stdlib import JsonLineFormatter, LogRecordKeyError, check_extra
 from luna_events.logs.structlog_processors import LunaLineRenderer
@@ -168,6 +169,16 @@ def test_a_structlog_logger_holding_the_renderer_pickles_and_writes_the_same_lin
     )
     assert original[original.index(b'"level"') :] == restored[restored.index(b'"level"') :]
     assert event_from_line(restored).tags["service"] == "luna-tasks-worker"
+
+
+def test_the_line_writers_and_to_json_line_build_the_same_luna_event_object():
+    # layout.event_line builds the payload inline, for speed; jsonline.event_payload too
+    for event in (EVENT, Event("requests", 1, {"service": "luna-tasks"}, {"n": 1})):
+        line = orjson.loads(event_line(event, 1.0, "INFO", "test", "m", "other-service"))
+        assert list(line) == ["luna_event", "timestamp", "level", "logger", "message"]
+        payload = orjson.loads(to_json_line(event))["luna_event"]
+        expected = {**payload, "tags": {"service": "other-service", **payload["tags"]}}
+        assert line["luna_event"] == expected and list(line["luna_event"]) == list(payload)
 
 
 def test_structlog_ordinary_events_stay_ordinary():

@@ -72,8 +72,8 @@ def LunaLineRenderer(
 
     It returns a bound method, not an object with ``__call__``: calling an instance
     costs about 0.01x of a bare ``logger.info`` on the native path (docs/performance.md),
-    a bound method no more than a function. Unlike a closure it pickles, as does a
-    structlog logger holding it (``multiprocessing``).
+    and CPython calls a bound method as directly as a function. Unlike a closure it
+    pickles, and so does a structlog logger holding it (``multiprocessing``).
     """
     return _LineRenderer(service, logger_name, as_str).render_line
 
