@@ -59,9 +59,22 @@ class _Shape:
     """``(key, writer, prefix)`` sorted by key; the prefix is ``" key="`` for the first
     field and ``",key="`` for the others, the key escaped."""
     field_keys: tuple[str, ...]
-    """The escaped field keys, for the series-key limit."""
+    """The escaped field keys, for the series-key limit (only when it can be reached)."""
     long_key_possible: bool
     """Whether some tag values could bring the series key over InfluxDB's limit."""
+
+
+@dataclass(slots=True)
+class _TagLayout:
+    """The checked tag keys of the layouts with one series and one list of tag keys."""
+
+    plan: SeriesPlan
+    tags: tuple[tuple[str, Callable[[object], str | None], tuple[str | Fault, ...], TagPlan], ...]
+    """As :attr:`_Shape.tags`."""
+    prefixes: tuple[str, ...]
+    """The tags' escaped ``",key="``, sorted by key."""
+    bound: int
+    """Bytes the series key can take at most without its field key, at 4 per character."""
 
 
 def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
@@ -78,6 +91,10 @@ class FastEncoder:
         self._extra_tags: dict[str, TagPlan] = {}
         self._extra_fields: dict[str, FieldPlan] = {}
         self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Shape] = {}
+        self._tag_layouts: dict[tuple[str, tuple[str, ...]], _TagLayout] = {}
+        self._seen: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
+        """Layouts met once: a layout is kept from its second event on, so that layouts
+        that never repeat (optional fields in any order) do not crowd the cache out."""
         self._flags: dict[TagPlan, tuple[str | Fault, str | Fault]] = {}
         """``rule -> outcomes of False and True``: a tag's bool outcomes, worked out once
         per tag rule, not per layout (some series have a new layout in most events)."""
@@ -97,13 +114,16 @@ class FastEncoder:
         shape_key = (series, tuple(tags), tuple(fields))
         shape = self._shapes.get(shape_key)
         if shape is None:
-            plan = self._plan.series.get(series)
-            if plan is None:
-                return None
-            shape = self._shape(plan, tags, fields)
+            shape = self._shape(shape_key, tags, fields)
             if shape is None:
                 return None
-            _remember(self._shapes, shape_key, shape, SHAPE_CACHE_SIZE)
+            seen = self._seen
+            if shape_key in seen:  # a layout that repeats: kept from its second event on
+                _remember(self._shapes, shape_key, shape, SHAPE_CACHE_SIZE)
+            else:
+                if len(seen) >= SHAPE_CACHE_SIZE:
+                    seen.clear()
+                seen.add(shape_key)
         if time_fault(time_ns) is not None:
             return None
         zero = not time_ns
@@ -149,17 +169,64 @@ class FastEncoder:
         except TypeError:  # a field's Fault among the texts
             return None
 
-    def _shape(self, plan: SeriesPlan, tags: Any, fields: Any) -> _Shape | None:
-        """Check the keys of an event never seen with this layout."""
-        if (
-            not fields
-            or not all(key in tags for key in plan.required_tags)
-            or not all(key in fields for key in plan.required_fields)
+    def _shape(
+        self, shape_key: tuple[str, tuple[Any, ...], Any], tags: Any, fields: Any
+    ) -> _Shape | None:
+        """Check the keys of an event never seen with this layout. The tag keys' part is
+        shared by every layout with the same series and tag keys (events whose optional
+        fields vary, in any order, are mostly new layouts of a few tag layouts)."""
+        tag_key = shape_key[:2]
+        layout = self._tag_layouts.get(tag_key)
+        if layout is None:
+            plan = self._plan.series.get(shape_key[0])
+            if plan is None:
+                return None
+            layout = self._tag_layout(plan, tags)
+            if layout is None:
+                return None
+            _remember(self._tag_layouts, tag_key, layout, SHAPE_CACHE_SIZE)
+        plan = layout.plan
+        if not fields or (
+            plan.required_fields and not all(key in fields for key in plan.required_fields)
         ):
             return None
         try:
-            tag_keys = sorted(tags)
             field_keys = sorted(fields)
+        except TypeError:  # keys of several types: not valid
+            return None
+        entries: list[tuple[str, FieldWriter, str]] = []
+        append = entries.append
+        additional = False
+        known_fields, known_tags = plan.fields, plan.tags
+        for key in field_keys:
+            known = known_fields.get(key)
+            if known is None:
+                if key in tags:
+                    return None  # a field also given as a tag, which only the catalog may allow
+                known = self._extra_field(key)
+                if known is None:
+                    return None
+                additional = True
+            elif key in tags and key not in known_tags:
+                return None
+            append(known.other if entries else known.first)
+        long_key_possible = (
+            additional or layout.bound + 4 * plan.longest_field > limits.MAX_SERIES_KEY_BYTES
+        ) and self._long_key_possible(layout, [prefix[1:-1] for _, _, prefix in entries])
+        return _Shape(
+            plan.measurement,
+            layout.tags,
+            tuple(entries),
+            tuple(prefix[1:-1] for _, _, prefix in entries) if long_key_possible else (),
+            long_key_possible,
+        )
+
+    def _tag_layout(self, plan: SeriesPlan, tags: Any) -> _TagLayout | None:
+        """Check the tag keys of a layout never seen with these tags."""
+        if not all(key in tags for key in plan.required_tags):
+            return None
+        try:
+            tag_keys = sorted(tags)
         except TypeError:  # keys of several types: not valid
             return None
         tag_plan = []
@@ -168,45 +235,26 @@ class FastEncoder:
             if rule is None:
                 return None
             tag_plan.append(rule)
-        field_plan = []
-        escaped_keys = []
-        separator = " "
-        known_fields, known_tags = plan.fields, plan.tags
-        for key in field_keys:
-            known = known_fields.get(key)
-            if key in tags and not (known is not None and key in known_tags):
-                return None  # a field also given as a tag, which only the catalog may allow
-            if known is None:
-                known = self._extra_field(key)
-                if known is None:
-                    return None
-            field_plan.append((key, known.write, separator + known.escaped + "="))
-            escaped_keys.append(known.escaped)
-            separator = ","
-        return _Shape(
-            plan.measurement,
+        prefixes = tuple(rule.prefix for rule in tag_plan)
+        chars = len(plan.measurement) + sum(map(len, prefixes))
+        return _TagLayout(
+            plan,
             tuple(
                 (rule.key, rule.segments.get, self._bool_segments(rule), rule)  # type: ignore[misc]
                 for rule in tag_plan
             ),
-            tuple(field_plan),
-            tuple(escaped_keys),
-            self._long_key_possible(plan.measurement, tag_plan, escaped_keys),
+            prefixes,
+            4 * chars + len(SERIES_KEY_SEPARATOR) + _WORST_TAG_VALUE * len(tag_plan),
         )
 
     @staticmethod
-    def _long_key_possible(
-        measurement: str, tag_plan: list[TagPlan], field_keys: list[str]
-    ) -> bool:
+    def _long_key_possible(layout: _TagLayout, field_keys: list[str]) -> bool:
         """Whether some tag values could bring the series key over InfluxDB's limit. A
         character takes at most 4 bytes in UTF-8: most layouts are told by their length."""
-        worst_values = _WORST_TAG_VALUE * len(tag_plan)
-        prefixes = [rule.prefix for rule in tag_plan]
-        chars = len(measurement) + sum(map(len, prefixes)) + max(map(len, field_keys))
-        if 4 * chars + len(SERIES_KEY_SEPARATOR) + worst_values <= limits.MAX_SERIES_KEY_BYTES:
+        if layout.bound + 4 * max(map(len, field_keys)) <= limits.MAX_SERIES_KEY_BYTES:
             return False
-        worst = series_key_bytes(measurement, prefixes, field_keys) + worst_values
-        return series_key_fault(worst) is not None
+        worst = series_key_bytes(layout.plan.measurement, layout.prefixes, field_keys)
+        return series_key_fault(worst + _WORST_TAG_VALUE * len(layout.prefixes)) is not None
 
     def _bool_segments(self, rule: TagPlan) -> tuple[str | Fault, str | Fault]:
         """The outcomes of the values False and True for a tag."""

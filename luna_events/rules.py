@@ -320,6 +320,14 @@ class FieldPlan:
     type: ValueType | None
     escaped: str
     write: FieldWriter
+    first: tuple[str, FieldWriter, str] = field(init=False, compare=False)
+    """``(key, write, " key=")``: the fast driver's entry for the first field of a line."""
+    other: tuple[str, FieldWriter, str] = field(init=False, compare=False)
+    """``(key, write, ",key=")``: its entry for the fields after the first."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "first", (self.key, self.write, f" {self.escaped}="))
+        object.__setattr__(self, "other", (self.key, self.write, f",{self.escaped}="))
 
 
 def additional_tag(key: object) -> TagPlan | Fault:
@@ -380,6 +388,8 @@ class SeriesPlan:
         }
         self.required_tags = tuple(sorted(t.name for t in spec.required_tags))
         self.required_fields = tuple(sorted(f.name for f in spec.required_fields))
+        self.longest_field = max((len(f.escaped) for f in self.fields.values()), default=0)
+        """Characters of the longest escaped catalogued field key."""
 
     def conflict(self, key: str, tags: Any) -> bool:
         """Whether field ``key`` is also given as a tag, which only the catalog may allow."""

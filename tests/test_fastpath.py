@@ -71,7 +71,9 @@ def expected_line(event: Event) -> str | None:
 def test_fast_encoder_agrees_with_validator_and_encoder(event: Event):
     got = ENCODER.encode(event.series, event.time_ns, event.tags, event.fields)
     assert got == expected_line(event)
-    # a second time, with every cache warm
+    # again with every cache warm: a layout is kept from its second event on, so the
+    # third encode takes it from the cache
+    assert ENCODER.encode(event.series, event.time_ns, event.tags, event.fields) == got
     assert ENCODER.encode(event.series, event.time_ns, event.tags, event.fields) == got
 
 
@@ -177,3 +179,25 @@ def test_additional_fields_keep_their_json_type_on_the_fast_path():
     assert TRANSFORM(raw).line_protocol == expected
     for beyond in (2**63, -(2**63) - 1):
         assert ENCODER.encode("requests", 7, tags, {**fields, "images": beyond}) is None
+
+
+def test_layouts_that_share_their_tag_keys_are_each_checked():
+    # the tag keys' checks are shared by every layout with these tags; each new list of
+    # field keys (in any order) is still checked whole, from its first event on
+    encoder = FastEncoder()
+    tags: dict[str, TagValue] = {"service": "luna-tasks", "route": "GET:/", "status_code": 200}
+    layouts: list[dict[str, FieldValue]] = [
+        {"request_id": "r", "execution_time": 0.5},
+        {"execution_time": 0.5, "request_id": "r"},
+        {"execution_time": 0.5, "request_id": "r", "extra": 2},
+        {"execution_time": 0.5},  # a required field missing
+        {"request_id": "r", "execution_time": 0.5, "route": "x"},  # a field that is a tag
+        {"request_id": "r", "execution_time": "slow"},
+        {"request_id": "r", "execution_time": 0.5, "": 1},
+        {},
+    ]
+    for fields in layouts:
+        expected = expected_line(Event("requests", 7, tags, fields))
+        for _ in range(3):
+            assert encoder.encode("requests", 7, tags, fields) == expected
+    assert encoder.encode("requests", 7, tags, layouts[0]) is not None
