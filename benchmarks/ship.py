@@ -1,6 +1,9 @@
 """Shipper throughput, CPU and memory against a real InfluxDB 1.x.
 
-    .venv/bin/python benchmarks/ship.py [--events 300000] [--backlog 1000000]
+    .venv/bin/python benchmarks/ship.py [--events 300000] [--backlog 1000000] [--body gzip]
+
+``--backlog 0`` leaves out the memory part; ``--body`` runs one body kind only
+(``plain`` or ``gzip``; both by default).
 
 1. Ceiling: the same events, pre-encoded into 5,000-line gzipped batches, POSTed by
    a bare loop to ``/write`` (the most this InfluxDB takes on this machine).
@@ -165,11 +168,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--backlog", type=int, default=1_000_000)
+    parser.add_argument("--body", choices=("plain", "gzip", "both"), default="both")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="luna-ship-bench-"))
     lines = make_lines(args.events)
     print(f"{len(lines):,} events, {sum(map(len, lines)) / len(lines):.0f} bytes per JSON line")
     for compress in (False, True):
+        if args.body != "both" and compress != (args.body == "gzip"):
+            continue
         with InfluxDB1() as influx:
             top = ceiling(influx, lines, compress=compress)
             rate, cpu = shipped(influx, lines, work, compress=compress)
@@ -180,6 +186,8 @@ def main() -> None:
             f"   {rate / top:.2f}x ceiling (goal >= 0.85)"
         )
         print(f"  [{body}] shipper CPU (user+sys, whole process)            {cpu:10.2f} µs/event")
+    if not args.backlog:
+        return
     samples = backlog_memory(lines, args.backlog, work)
     for written, rss, peak in samples[:: max(1, len(samples) // 8)] + samples[-1:]:
         print(f"  backlog {written:>9,} events   RSS {rss:6.1f} MB   peak {peak:6.1f} MB")
