@@ -129,6 +129,28 @@ def test_structlog_native_path_reports_and_drops_what_it_cannot_write_never_rais
     assert counts[("write", "(ordinary line)", "TypeError")] == 1
 
 
+def test_a_luna_event_that_is_not_an_event_is_written_and_reported_on_every_path():
+    reset_problem_counts()
+    payload = {"v": 1, "series": "worker_queue", "time": 1, "tags": {}, "fields": {}}
+    stream = io.StringIO()
+    stdlib_logger(stream).info("queue", extra={"luna_event": payload})
+    buffer = io.BytesIO()
+    structlog.configure(
+        processors=[LunaLineRenderer(logger_name="test.monitoring")],
+        logger_factory=structlog.BytesLoggerFactory(buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+    structlog.get_logger().info("queue", luna_event=payload)
+    written = [lines(stream)[0], buffer.getvalue().decode().rstrip("\n")]
+    # the same line on both paths (after the timestamp), so the shipper judges it
+    assert [line[line.index('"level"') :] for line in written] == [
+        '"level":"INFO","logger":"test.monitoring","message":"queue","luna_event":'
+        + orjson.dumps(payload).decode()
+        + "}"
+    ] * 2
+    assert problem_counts()[("check", "dict", "luna_event wrong_type")] == 1
+
+
 def test_two_setups_close_independently_and_restore_the_monitor(tmp_path: Path):
     before = get_monitor()
     first = configure_logging(service="luna-tasks", path=tmp_path / "a.log", logger="test.twice")

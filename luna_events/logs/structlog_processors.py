@@ -26,6 +26,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from luna_events.checking import warn_problems
 from luna_events.event import CONTEXT_KEY, FORMAT_KEY, Event
 from luna_events.guard import report_error, series_of
 from luna_events.logs.layout import event_line, render
@@ -155,12 +156,13 @@ def _render_any(
         timestamp = event_dict.pop("timestamp", None) or _time()
         level = str(event_dict.pop("level", "") or _LEVELS.get(method_name, method_name)).upper()
         name = event_dict.pop("logger", None) or logger_name
+    if event is not None and type(event) is not Event:
+        # not an Event (a dict, a subclass): written as given and warned about, as the
+        # stdlib formatter and configure_logging's handler do, so the shipper
+        # dead-letters it; never dropped unseen
+        warn_problems(event, "check", service)
+        event_dict[FORMAT_KEY] = event
+        event = None
     return render(
-        timestamp,
-        level,
-        name,
-        str(message),
-        event if type(event) is Event else None,
-        service=service,
-        context=event_dict or None,
+        timestamp, level, name, str(message), event, service=service, context=event_dict or None
     )
