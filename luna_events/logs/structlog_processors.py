@@ -65,7 +65,8 @@ def LunaLineRenderer(
 ) -> Processor:
     """The last processor: renders the event dict as one line in the shared layout.
 
-    ``luna_event`` (an :class:`~luna_events.Event`) makes it a monitoring line;
+    ``luna_event`` (an :class:`~luna_events.Event`) makes it a monitoring line
+    (anything else there is written as given and warned about, as on the stdlib path);
     ``event`` is the message; other keys are context. Returns ``bytes`` for
     ``BytesLogger``, or ``str`` with ``as_str=True``. ``service`` fills in a missing
     ``service`` tag; ``logger_name`` is the line's ``logger`` unless the event dict
