@@ -364,8 +364,9 @@ class Spool:
             self._sizes[path] = len(MAGIC) + len(records)
             self._condition.notify_all()
 
-    def take(self, timeout: float) -> Segment | None:
-        """The oldest segment no other sender has, waiting up to ``timeout`` seconds.
+    def take(self, timeout: float, stop: threading.Event | None = None) -> Segment | None:
+        """The oldest segment no other sender has, waiting up to ``timeout`` seconds
+        (or until ``stop`` is set and :meth:`wake` called).
 
         The caller owns it until :meth:`ack` (delivered) or :meth:`release` (not).
         A segment that cannot be read at all is quarantined and the next one taken.
@@ -375,6 +376,8 @@ class Spool:
             with self._condition:
                 waiting = [p for p in self._sizes if p not in self._in_flight]
                 if not waiting and not waited:
+                    if stop is not None and stop.is_set():
+                        return None
                     self._condition.wait(timeout)
                     waited = True
                     waiting = [p for p in self._sizes if p not in self._in_flight]
@@ -399,6 +402,19 @@ class Spool:
             except BaseException:
                 self._give_back(path)  # never left in flight
                 raise
+
+    def wake(self) -> None:
+        """Wake every thread waiting in :meth:`take` or :meth:`wait_until_empty` (a
+        stop was set)."""
+        with self._condition:
+            self._condition.notify_all()
+
+    def wait_until_empty(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the last segment to leave; whether it did."""
+        with self._condition:
+            if self._sizes:
+                self._condition.wait(timeout)
+            return not self._sizes
 
     def release(self, segment: Segment) -> None:
         """Give an undelivered segment back, to be taken again later."""

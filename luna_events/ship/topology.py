@@ -119,6 +119,7 @@ class Topology:
             self._close_batch()
             deadline = self._drain(drain_timeout, grace)
             self._sender_stop.set()
+            self.spool.wake()  # senders waiting for a segment see the stop at once
             self._join(senders, deadline)
             self.refresh()
             self.source.close()
@@ -141,16 +142,18 @@ class Topology:
                 deadline = min(deadline, now + grace)
             if now >= deadline:
                 break
-            time.sleep(0.05)
+            self.spool.wait_until_empty(min(0.05, deadline - now))  # woken by each ack
         return deadline
 
     def _join(self, senders: list[threading.Thread], deadline: float) -> None:
         """Let the senders finish their request until ``deadline``; then close the sink,
         which aborts a request in flight (its batch stays in the spool)."""
-        while any(s.is_alive() for s in senders) and not self._hurry and not self._gave_up:
-            if time.monotonic() >= deadline:
+        while not self._hurry and not self._gave_up:
+            alive = [s for s in senders if s.is_alive()]
+            now = time.monotonic()
+            if not alive or now >= deadline:
                 break
-            time.sleep(0.02)
+            alive[0].join(min(0.02, deadline - now))
         if any(s.is_alive() for s in senders):
             log.warning("a request to %s is still in flight: closing it", self.sink.name)
             self._close_sink()
@@ -397,7 +400,7 @@ class Topology:
         taken: list[Segment | None] = [None]
 
         def take() -> None:
-            taken[0] = self.spool.take(timeout=0.1)
+            taken[0] = self.spool.take(timeout=0.1, stop=self._sender_stop)
 
         self.faults.until_written(
             f"spool in {self.spool.directory}",
