@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from luna_events import limits
@@ -81,14 +82,36 @@ class Transform:
 
     def encode(self, line: bytes) -> str | None:
         """The line protocol of a valid monitoring line, else ``None`` (then call the
-        transform itself to learn what the line is). The shipper's hot path: a line
-        without the marker costs one byte scan."""
-        if len(line) > self.max_bytes or not (line.startswith(LEADING_MARKER) or has_marker(line)):
-            return None
-        payload = decode_envelope(line)
-        if payload is None:
-            return None
-        return self._encode(payload.series, payload.time, payload.tags, payload.fields, line)
+        transform itself to learn what the line is)."""
+        encoded: list[str] = []
+        self.encode_run((line,), 0, 1, encoded)
+        return encoded[0] if encoded else None
+
+    def encode_run(
+        self, lines: Sequence[bytes], start: int, stop: int, encoded: list[str]
+    ) -> tuple[int, int]:
+        """The shipper's hot path: the line protocol of ``lines[start:stop]``, in order,
+        appended to ``encoded`` up to the first monitoring line that is not a valid event
+        on the fast path (call the transform itself to learn what that line is). Returns
+        its index (``stop`` when every line went through) and how many ordinary lines were
+        skipped on the way; a line without the marker costs one byte scan."""
+        append = encoded.append
+        encode = self._encode
+        max_bytes = self.max_bytes
+        skipped = 0
+        for index in range(start, stop):
+            line = lines[index]
+            if not (line.startswith(LEADING_MARKER) or has_marker(line)):
+                skipped += 1
+                continue
+            payload = decode_envelope(line) if len(line) <= max_bytes else None
+            if payload is not None:
+                protocol = encode(payload.series, payload.time, payload.tags, payload.fields, line)
+                if protocol is not None:
+                    append(protocol)
+                    continue
+            return index, skipped
+        return stop, skipped
 
     def _slow(self, raw: bytes) -> Outcome:
         parsed = parse_line(raw, max_bytes=self.max_bytes)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luna_events.errors import Problem
-from luna_events.jsonline import LEADING_MARKER, LineKind, has_marker
+from luna_events.jsonline import LineKind
 from luna_events.lineprotocol import encode_line
 from luna_events.ship.config import ShipConfig
 from luna_events.ship.deadletters import DeadLetters, invalid_record
@@ -255,28 +255,30 @@ class Topology:
         (all at once). ``False`` if stopped while they could not be written: the chunk
         is then left out, to be read again from the checkpoint."""
         batch = self._batch
-        encode = self.transform.encode
+        encode_run = self.transform.encode_run
         encoded: list[str] = []
-        append = encoded.append
+        lines = chunk.lines
         oversized = chunk.oversized
         invalid: list[dict[str, Any]] = []
         skipped = 0
-        for index, line in enumerate(chunk.lines):
-            if oversized and index in oversized:
+        index, end = 0, len(lines)
+        cuts = iter(sorted(oversized))  # lines cut at the line limit: never parsed
+        cut = next(cuts, end)
+        while index < end:
+            if index == cut:
                 if index in chunk.marked:  # the marker anywhere in the full line
                     invalid.append(self._too_long(chunk, index))
                 else:
                     skipped += 1
+                index += 1
+                cut = next(cuts, end)
                 continue
-            # an ordinary log line: one byte scan, never parsed (the project's own lines
-            # start with the marker: no call for them)
-            if not (line.startswith(LEADING_MARKER) or has_marker(line)):
-                skipped += 1
+            # ordinary log lines are skipped after one byte scan, never parsed
+            index, ordinary = encode_run(lines, index, cut, encoded)
+            skipped += ordinary
+            if index == cut:
                 continue
-            protocol = encode(line)
-            if protocol is not None:
-                append(protocol)
-                continue
+            line = lines[index]  # a monitoring line the fast path did not take
             outcome = self.transform(line)
             if outcome.kind is LineKind.INVALID:
                 invalid.append(
@@ -285,9 +287,10 @@ class Topology:
                     )
                 )
             elif outcome.kind is LineKind.EVENT:  # valid, but not on the fast path (a BOM)
-                append(outcome.line_protocol or "")
+                encoded.append(outcome.line_protocol or "")
             else:
                 skipped += 1
+            index += 1
         if invalid and not self._write(
             f"dead-letter file {self.dead_letters.path}",
             "reading is paused (the unread lines wait in the logs behind the checkpoint)",
