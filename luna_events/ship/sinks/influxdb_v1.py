@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-
 import httpx
+from isal.igzip import compress as gzip_compress
 
 from luna_events.ship.config import InfluxDBv1Config
 from luna_events.ship.sinks import SendResult
@@ -40,7 +39,9 @@ class InfluxDBv1Sink:
     def send(self, body: bytes) -> SendResult:
         headers = {"Content-Type": "text/plain; charset=utf-8"}
         if self.gzip:
-            body = gzip.compress(body, compresslevel=1)
+            # ISA-L's gzip at its fast level: a quarter of zlib's CPU at level 1, and as
+            # small (the same deflate format: any gzip reader takes it)
+            body = gzip_compress(body, compresslevel=1)
             headers["Content-Encoding"] = "gzip"
         try:
             response = self.client.post("/write", content=body, headers=headers)
