@@ -404,17 +404,17 @@ class Spool:
                 raise
 
     def wake(self) -> None:
-        """Wake every thread waiting in :meth:`take` or :meth:`wait_until_empty` (a
+        """Wake every thread waiting in :meth:`take` or :meth:`wait_for_change` (a
         stop was set)."""
         with self._condition:
             self._condition.notify_all()
 
-    def wait_until_empty(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the last segment to leave; whether it did."""
+    def wait_for_change(self, timeout: float) -> None:
+        """While the spool holds segments, wait up to ``timeout`` seconds for one to
+        come or go (or for :meth:`wake`)."""
         with self._condition:
             if self._sizes:
                 self._condition.wait(timeout)
-            return not self._sizes
 
     def release(self, segment: Segment) -> None:
         """Give an undelivered segment back, to be taken again later."""

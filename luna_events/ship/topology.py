@@ -159,7 +159,7 @@ class Topology:
                 deadline = min(deadline, now + grace)
             if now >= deadline:
                 break
-            self.spool.wait_until_empty(min(0.05, deadline - now))  # woken by each ack
+            self.spool.wait_for_change(min(0.05, deadline - now))  # woken by each ack
         return deadline
 
     def _join(self, senders: list[threading.Thread], deadline: float) -> None:
