@@ -22,7 +22,7 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-EXTRAS_MODULES = ("httpx", "influxdb_client", "grafana_foundation_sdk", "rich")
+EXTRAS_MODULES = ("httpx", "influxdb_client", "grafana_foundation_sdk", "rich", "isal")
 COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "build", "dist"
 )
