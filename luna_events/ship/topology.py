@@ -51,6 +51,33 @@ sender comes back for it after every read, compression and socket call of a requ
 and waited up to 5 ms each time: the requests to the sink were that much slower."""
 
 
+class _QuickSwitches:
+    """Holds the process's GIL switch interval at :data:`SWITCH_INTERVAL` (or below)
+    while at least one topology runs, and gives the interval it found back when the last
+    one ends, however runs in one process overlap (tests, an embedding program)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs = 0
+        self._found = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._runs:
+                self._found = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._found, SWITCH_INTERVAL))
+            self._runs += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._runs -= 1
+            if not self._runs:
+                sys.setswitchinterval(self._found)
+
+
+_QUICK_SWITCHES = _QuickSwitches()
+
+
 @dataclass
 class _Batch:
     lines: list[str]
@@ -101,7 +128,11 @@ class Topology:
     def run(self, drain_timeout: float | None = None, grace: float = 5.0) -> ShipperStats:
         """Ship until :attr:`stop` is set (or, with ``once``, until everything read is
         acknowledged or ``drain_timeout`` passes). On stop the open batch is spooled
-        and the sender gets ``grace`` seconds to empty the spool."""
+        and the sender gets ``grace`` seconds to empty the spool.
+
+        While it runs, the whole process hands the GIL over within
+        :data:`SWITCH_INTERVAL` (``sys.setswitchinterval``, process-wide); the interval
+        it had is given back when the last running topology ends."""
         self._drain_timeout = drain_timeout if self.once else None
         senders = [
             threading.Thread(
@@ -110,12 +141,8 @@ class Topology:
             for n in range(self.stats.senders)
         ]
         self.stats.senders_working = len(senders)
-        switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
-        try:
+        with _QUICK_SWITCHES:
             self._run(senders, drain_timeout, grace)
-        finally:
-            sys.setswitchinterval(switch_interval)
         return self.stats
 
     def _run(
