@@ -4,6 +4,7 @@ at the same offsets, the same counts, whatever mix of lines a chunk holds."""
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 from luna_events.event import Event
 from luna_events.jsonline import LineKind, to_json_line
 from luna_events.ship.config import load as load_ship_config
-from luna_events.ship.sources import Chunk, Position
+from luna_events.ship.sources import Chunk
+from luna_events.ship.sources.splitter import LineSplitter
 from luna_events.ship.topology import Topology
 from luna_events.transform import Transform
 
@@ -44,8 +46,8 @@ class _NoSink:
 
 @st.composite
 def raw_lines(draw: st.DrawFn) -> tuple[bytes, int | None]:
-    """A line as the source gives it (no newline) and, for a line cut at the limit,
-    its full length."""
+    """A line as written (no newline) and, for a line over the limit (the source cuts
+    it), its full length."""
     kind = draw(st.integers(0, 8))
     if kind == 0:
         return ORDINARY.rstrip(b"\n"), None
@@ -60,13 +62,15 @@ def raw_lines(draw: st.DrawFn) -> tuple[bytes, int | None]:
         at = draw(st.integers(0, len(line) - 1))
         if draw(st.booleans()):
             return line[:at], None
-        return line[:at] + bytes([draw(st.integers(0, 255))]) + line[at + 1 :], None
+        return line[:at] + bytes([draw(st.integers(0, 255).filter(lambda b: b != 10))]) + line[
+            at + 1 :
+        ], None
     if kind == 4:  # valid behind a BOM (not on the fast path)
         return b"\xef\xbb\xbf" + draw(st.sampled_from(SHORT_VALID)).rstrip(b"\n"), None
     if kind == 5:  # cut at the line limit, with the marker or without
         base = draw(st.sampled_from([VALID[0], ORDINARY])).rstrip(b"\n")
         full = base + b" " * (MAX_LINE + draw(st.integers(1, 50)))
-        return full[:MAX_LINE], len(full)
+        return full, len(full)
     if kind == 6:  # exactly at the limit, or one byte over it (not cut by the source)
         line = draw(st.sampled_from(SHORT_VALID)).rstrip(b"\n")
         pad = MAX_LINE - len(line) + draw(st.integers(0, 1))
@@ -98,15 +102,8 @@ def expected(transform: Transform, chunk: Chunk) -> tuple[list[str], list[int], 
     return points, offsets, skipped
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(raw_lines(), max_size=30))
-def test_runs_give_the_points_and_dead_letters_of_the_per_line_transform(
-    drawn: list[tuple[bytes, int | None]],
-):
-    lines = [line for line, _ in drawn]
-    oversized = {index: full for index, (_, full) in enumerate(drawn) if full is not None}
-    marked = {index for index in oversized if b"luna_event" in lines[index]}
-    chunk = Chunk("id", "/logs/a.jsonl", 100, 0, lines, oversized, marked, Position("id", 1))
+def take_all(chunks: list[Chunk]) -> tuple[list[str], list[int], Topology]:
+    """The points and dead-letter offsets of ``chunks`` taken by one topology's reader."""
     with tempfile.TemporaryDirectory() as tmp:
         data: dict[str, Any] = ship_config(
             Path(tmp), {"type": "influxdb_v1", "url": "http://127.0.0.1:9", "database": "d"}
@@ -115,15 +112,48 @@ def test_runs_give_the_points_and_dead_letters_of_the_per_line_transform(
         config = load_ship_config(write_toml(Path(tmp) / "ship.toml", data), environ={})
         topology = Topology(config, _NoSource(), _NoSink())  # type: ignore[arg-type]
         try:
-            assert topology._take(chunk)
+            for chunk in chunks:
+                assert topology._take(chunk)
             topology.dead_letters.close()
             written = config.dead_letters.read_bytes() if config.dead_letters.exists() else b""
-            records = [orjson.loads(r) for r in written.splitlines()]
         finally:
             topology.dead_letters.close()
-    points, offsets, skipped = expected(Transform(max_bytes=MAX_LINE), chunk)
-    assert topology._batch.lines == points
-    assert [record["source"]["offset"] for record in records] == offsets
-    assert topology.stats.lines_skipped == skipped
-    assert topology.stats.events_read == len(points) + len(offsets)
-    assert topology.stats.lines_read == len(lines)
+    offsets = [orjson.loads(record)["source"]["offset"] for record in written.splitlines()]
+    return topology._batch.lines, offsets, topology
+
+
+def chunks_of(data: bytes, cuts: list[int]) -> list[Chunk]:
+    """``data`` read in pieces cut at ``cuts``, as the file source makes chunks."""
+    splitter = LineSplitter(MAX_LINE)
+    chunks: list[Chunk] = []
+    offset = 0
+    points = sorted({0, len(data), *(c % (len(data) + 1) for c in cuts)})
+    for begin, end in itertools.pairwise(points):
+        out = splitter.feed(data[begin:end])
+        if out.lines:
+            chunk = Chunk("id", "/logs/a.jsonl", offset, 0, out.lines, out.oversized, out.marked)
+            chunks.append(chunk)
+            offset = chunk.offset_of(len(out.lines))
+    return chunks
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(raw_lines(), max_size=30), st.lists(st.integers(0, 20_000), max_size=20))
+def test_runs_give_the_points_and_dead_letters_of_the_per_line_transform(
+    drawn: list[tuple[bytes, int | None]], cuts: list[int]
+):
+    data = b"".join(line + b"\n" for line, _ in drawn)
+    whole = chunks_of(data, [])
+    assert len(whole) <= 1
+    assert sum(len(chunk.lines) for chunk in whole) == len(drawn)
+    points, offsets, skipped = (
+        expected(Transform(max_bytes=MAX_LINE), whole[0]) if whole else ([], [], 0)
+    )
+    # in one chunk, and in chunks cut anywhere (in the middle of lines too)
+    for chunks in (whole, chunks_of(data, cuts)):
+        got_points, got_offsets, topology = take_all(chunks)
+        assert got_points == points
+        assert got_offsets == offsets
+        assert topology.stats.lines_skipped == skipped
+        assert topology.stats.events_read == len(points) + len(offsets)
+        assert topology.stats.lines_read == len(drawn)
