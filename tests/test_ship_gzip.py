@@ -5,16 +5,24 @@ zlib's gzip."""
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from isal.igzip import compress as gzip_compress  # what the sink compresses with
 
+from luna_events.errors import Problem
 from luna_events.localservers import InfluxDB1
 from luna_events.ship.config import InfluxDBv1Config
+from luna_events.ship.config import load as load_ship_config
+from luna_events.ship.deadletters import DeadLetters, invalid_record
 from luna_events.ship.sinks.influxdb_v1 import InfluxDBv1Sink
+
+from .shipping import ORDINARY, ship_config, write_toml
 
 
 def one_gzip_member(body: bytes) -> bytes:
@@ -77,3 +85,45 @@ def test_influxdb_answers_a_bad_line_as_it_did_with_zlib(influxdb: InfluxDB1, da
     assert result.status == status == 400
     assert result.message == answer.decode().strip()
     assert "unable to parse" in result.message
+
+
+BLOCKED = """
+import sys
+for name in sys.argv.pop(1).split(","):
+    sys.modules[name] = None  # as if not installed
+from luna_events.cli import cli
+cli()
+"""
+
+
+@pytest.mark.parametrize(
+    ("sink_type", "missing"), [("influxdb_v1", "isal"), ("influxdb_v2", "influxdb_client")]
+)
+@pytest.mark.parametrize("command", [["ship", "--once"], ["dead-letters", "replay"]])
+def test_a_sink_module_not_installed_is_a_one_line_refusal(
+    tmp_path: Path, sink_type: str, missing: str, command: list[str]
+):
+    # an upgrade without the [ship] extra does not bring a new dependency of it
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.jsonl").write_bytes(ORDINARY)
+    sink = {"type": sink_type, "url": "http://127.0.0.1:9"}
+    if sink_type == "influxdb_v2":
+        sink.update(token="t", org="o", bucket="b")
+    data = ship_config(tmp_path, sink)
+    config = write_toml(tmp_path / "ship.toml", data)
+    letters = DeadLetters(load_ship_config(config, environ={}).dead_letters)
+    problem = Problem("malformed_json", "line", "not JSON")
+    letters.write([invalid_record("a", "a.jsonl", 0, b'{"luna_event": 1', (problem,))])
+    letters.close()
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKED, f"{missing},{missing}.igzip", *command, "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f'luna-events {command[0]}: sink.type = "{sink_type}" needs the [ship] extra '
+        f"(no module '{missing}'): pip install 'luna-events[ship]'"
+    ]

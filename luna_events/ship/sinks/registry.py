@@ -10,7 +10,8 @@ and returns an object with ``name``, ``send(body) -> SendResult`` and ``close()`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -45,14 +46,32 @@ def plugin_factory(name: str) -> Callable[[Any], Sink]:
     return factory
 
 
+@contextmanager
+def _needs_the_ship_extra(sink_type: str) -> Iterator[None]:
+    """A built-in sink's third-party module that is not installed (an upgrade without
+    the extra brings no new dependency of it) is a one-line refusal, not a traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        module = (error.name or "").split(".")[0]
+        if not module or module == "luna_events":
+            raise
+        raise ConfigError(
+            f'sink.type = "{sink_type}" needs the [ship] extra (no module {module!r}): '
+            "pip install 'luna-events[ship]'"
+        ) from None
+
+
 def build_sink(config: SinkConfig) -> Sink:
     """The sink ``config`` describes."""
     if isinstance(config, InfluxDBv1Config):
-        from luna_events.ship.sinks.influxdb_v1 import InfluxDBv1Sink
+        with _needs_the_ship_extra(config.type):
+            from luna_events.ship.sinks.influxdb_v1 import InfluxDBv1Sink
 
         return InfluxDBv1Sink(config)
     if isinstance(config, InfluxDBv2Config):
-        from luna_events.ship.sinks.influxdb_v2 import InfluxDBv2Sink
+        with _needs_the_ship_extra(config.type):
+            from luna_events.ship.sinks.influxdb_v2 import InfluxDBv2Sink
 
         return InfluxDBv2Sink(config)
     if isinstance(config, FileSinkConfig):
