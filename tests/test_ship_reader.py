@@ -157,3 +157,30 @@ def test_runs_give_the_points_and_dead_letters_of_the_per_line_transform(
         assert topology.stats.lines_skipped == skipped
         assert topology.stats.events_read == len(points) + len(offsets)
         assert topology.stats.lines_read == len(drawn)
+
+
+def test_a_chunk_stopped_at_its_dead_letters_leaves_nothing_behind(tmp_path: Path):
+    # the dead-letter file cannot be written (its directory is a file) and the reader is
+    # stopped: the chunk's points are not in the batch either, it is read again later
+    drawn = [SHORT_VALID[0], b'{"luna_event": 1', ORDINARY, SHORT_VALID[1]]
+    chunk = chunks_of(
+        b"".join(line if line.endswith(b"\n") else line + b"\n" for line in drawn), []
+    )[0]
+    data: dict[str, Any] = ship_config(
+        tmp_path, {"type": "influxdb_v1", "url": "http://127.0.0.1:9", "database": "d"}
+    )
+    data["dead_letter_path"] = str(tmp_path / "blocked" / "dead-letter.jsonl")
+    (tmp_path / "blocked").write_bytes(b"")
+    config = load_ship_config(write_toml(tmp_path / "ship.toml", data), environ={})
+    topology = Topology(config, _NoSource(), _NoSink())  # type: ignore[arg-type]
+    topology.stop.set()
+    assert not topology._take(chunk)
+    assert (topology._batch.lines, topology._batch.positions) == ([], {})
+    assert (topology.stats.events_read, topology.stats.lines_read) == (0, 0)
+    assert topology.stats.events_dead_lettered == topology.stats.lines_skipped == 0
+    (tmp_path / "blocked").unlink()  # the fault is gone: the same chunk, read again
+    topology.stop.clear()
+    assert topology._take(chunk)
+    topology.dead_letters.close()
+    assert len(topology._batch.lines) == 2
+    assert topology.stats.events_dead_lettered == 1
