@@ -13,6 +13,7 @@ from luna_events.localservers import InfluxDB1
 from luna_events.ship.config import load as load_ship_config
 from luna_events.ship.run import build_topology
 
+from .faultproxy import FORWARD, HANG, FaultProxy
 from .shipping import (
     ORDINARY,
     influx_sink,
@@ -57,3 +58,24 @@ def test_once_runs_end_with_every_batch_acknowledged(
             assert sys.getswitchinterval() == switch_interval
         finally:
             influxdb.query(f'DROP DATABASE "{database}"')
+
+
+def test_drain_timeout_ends_a_once_run_whose_request_hangs_and_keeps_the_batch(
+    tmp_path: Path, influxdb: InfluxDB1, database: str
+):
+    (tmp_path / "logs").mkdir()
+    events = make_events(EVENTS, seed=93)
+    (tmp_path / "logs" / "a.jsonl").write_bytes(b"".join(line(e) for e in events))
+    with FaultProxy(influxdb.url, [HANG]) as proxy:
+        sink = {**influx_sink(influxdb, database), "url": proxy.url, "timeout_secs": 3600}
+        config = load_ship_config(
+            write_toml(tmp_path / "ship.toml", ship_config(tmp_path, sink)), environ={}
+        )
+        stats = build_topology(config, once=True).run(drain_timeout=1)
+        assert proxy.requests >= 1
+        assert (stats.spool_batches, stats.events_shipped) == (1, 0)
+        assert sequence_numbers(influxdb, database) == []
+        proxy.set_steps([FORWARD])
+        stats = build_topology(config, once=True).run(drain_timeout=120)
+    assert (stats.spool_batches, stats.events_shipped, stats.unfinished) == (0, EVENTS, "")
+    assert sorted(sequence_numbers(influxdb, database)) == list(range(EVENTS))
