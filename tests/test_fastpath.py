@@ -15,7 +15,7 @@ from luna_events.lineprotocol import encode_line
 from luna_events.transform import Transform
 from luna_events.validation import Validator
 
-from .strategies import keys, text
+from .strategies import examples, keys, text
 
 VALIDATOR = Validator()
 ENCODER = FastEncoder()
@@ -66,7 +66,7 @@ def expected_line(event: Event) -> str | None:
     return None if normalized is None else encode_line(normalized)
 
 
-@settings(max_examples=2000)
+@settings(max_examples=examples(1000))
 @given(events())
 def test_fast_encoder_agrees_with_validator_and_encoder(event: Event):
     got = ENCODER.encode(event.series, event.time_ns, event.tags, event.fields)
@@ -77,7 +77,7 @@ def test_fast_encoder_agrees_with_validator_and_encoder(event: Event):
     assert ENCODER.encode(event.series, event.time_ns, event.tags, event.fields) == got
 
 
-@settings(max_examples=1000)
+@settings(max_examples=examples(500))
 @given(events())
 def test_transform_agrees_with_the_slow_path_on_json_lines(event: Event):
     try:
@@ -111,7 +111,7 @@ garbage = st.one_of(
 )
 
 
-@settings(max_examples=1500)
+@settings(max_examples=examples(800))
 @given(garbage)
 def test_any_bytes_give_an_outcome_never_an_exception(line: bytes):
     outcome = TRANSFORM(line)
@@ -229,7 +229,7 @@ def same_tag_keys(draw: st.DrawFn) -> list[Event]:
     return drawn
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(150))
 @given(same_tag_keys())
 def test_layouts_that_share_tag_keys_agree_with_the_validator_in_any_order(drawn: list[Event]):
     encoder = FastEncoder()  # cold caches: the order of the layouts is the test

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -32,12 +31,14 @@ from luna_events.rules import tag_wire
 from luna_events.transform import Transform, transform_line
 from luna_events.validation import check
 
+from .strategies import examples
+
 pytestmark = pytest.mark.server
 
 BASE_TIME = 1_700_000_000_000_000_000
 HUGE = [2**63, 2**64 - 1, 2**64, 2**64 + 1, -(2**63) - 1, 10**30, -(10**40)]
 SETTINGS = settings(
-    max_examples=250 if os.environ.get("HYPOTHESIS_PROFILE") == "deep" else 25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -76,14 +76,11 @@ MISTAKES: list[tuple[str, dict[str, Any], dict[str, str], str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("table", "environ", "message"),
-    [case[1:] for case in MISTAKES],
-    ids=[case[0] for case in MISTAKES],
-)
-def test_every_mistake_is_refused_in_one_line_naming_the_key(
-    tmp_path: Path, table: dict[str, Any], environ: dict[str, str], message: str
-):
+def _mistake_run(
+    tmp_path: Path, table: dict[str, Any], environ: dict[str, str]
+) -> subprocess.Popen[str]:
+    """Start ``luna-events ship --once`` on a config in ``tmp_path`` with ``table``
+    merged into it and ``environ`` set."""
     data = ship_config(tmp_path, {"type": "influxdb_v1", "url": "http://127.0.0.1:9"})
     for key, value in table.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
@@ -96,13 +93,49 @@ def test_every_mistake_is_refused_in_one_line_naming_the_key(
     (tmp_path / "two-lines").write_text("t0ken-value\nsecond line\n")
     config = write_toml(tmp_path / "ship.toml", data)
     environ = {key: value.replace("{tmp}", str(tmp_path)) for key, value in environ.items()}
-    result = run_ship("-c", str(config), "--once", "-vv", env=environ)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.splitlines()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LUNA_MONITORING_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "luna_events.cli", "ship", "-c", str(config), "--once", "-vv"],
+        env={**clean, **environ},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def refusals(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, tuple[Path, int, str]]:
+    """Every mistake's run, started side by side (one process each, as an operator
+    would run it): the case's directory, exit code and stderr."""
+    started = {}
+    for name, table, environ, _ in MISTAKES:
+        tmp_path = tmp_path_factory.mktemp("mistake")
+        started[name] = (tmp_path, _mistake_run(tmp_path, table, environ))
+    outcomes = {}
+    for name, (tmp_path, process) in started.items():
+        _, stderr = process.communicate(timeout=120)
+        outcomes[name] = (tmp_path, process.returncode, stderr)
+    return outcomes
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [(case[0], case[3]) for case in MISTAKES],
+    ids=[case[0] for case in MISTAKES],
+)
+def test_every_mistake_is_refused_in_one_line_naming_the_key(
+    refusals: dict[str, tuple[Path, int, str]], name: str, message: str
+):
+    tmp_path, returncode, stderr = refusals[name]
+    assert returncode == 2, stderr
+    lines = stderr.splitlines()
     expected = f"luna-events ship: {message.replace('{tmp}', str(tmp_path))}"
     assert len(lines) == 1 and lines[0].startswith(expected), lines
     assert not (tmp_path / "data").exists(), "nothing ran"
-    assert "t0ken" not in result.stderr, "no part of a secret is shown"
+    assert "t0ken" not in stderr, "no part of a secret is shown"
 
 
 def test_check_config_validates_the_example_and_hides_secrets(tmp_path: Path):

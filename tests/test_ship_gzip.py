@@ -23,6 +23,7 @@ from luna_events.ship.deadletters import DeadLetters, invalid_record
 from luna_events.ship.sinks.influxdb_v1 import InfluxDBv1Sink
 
 from .shipping import ORDINARY, ship_config, write_toml
+from .strategies import examples
 
 
 def one_gzip_member(body: bytes) -> bytes:
@@ -43,7 +44,7 @@ def lines(count: int, pad: int = 0) -> bytes:
     ).encode()
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(60))
 @given(st.one_of(st.binary(max_size=5000), st.text(max_size=2000).map(str.encode)))
 def test_any_body_comes_back_byte_for_byte(body: bytes):
     compressed = gzip_compress(body, compresslevel=1)

@@ -22,6 +22,7 @@ from luna_events.ship.topology import Topology
 from luna_events.transform import Transform
 
 from .shipping import ORDINARY, make_events, ship_config, write_toml
+from .strategies import examples
 from .test_fastpath import events
 
 MAX_LINE = 600
@@ -137,7 +138,7 @@ def chunks_of(data: bytes, cuts: list[int]) -> list[Chunk]:
     return chunks
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(raw_lines(), max_size=30), st.lists(st.integers(0, 20_000), max_size=20))
 def test_runs_give_the_points_and_dead_letters_of_the_per_line_transform(
     drawn: list[tuple[bytes, int | None]], cuts: list[int]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from .conftest import ROOT
+from .strategies import examples
 
 vector_vrl = pytest.importorskip(
     "vector_vrl",
@@ -22,9 +22,9 @@ REMAP = ROOT / "vector" / "remap.vrl"
 
 def vrl_examples(count: int) -> int:
     """Examples for a property test that runs remap.vrl once per example: each run
-    compiles the program (about half a second), so the unit run keeps ``count`` small;
-    ``HYPOTHESIS_PROFILE=deep`` runs 20 times as many."""
-    return count * 20 if os.environ.get("HYPOTHESIS_PROFILE") == "deep" else count
+    compiles the program (about half a second), so the unit run keeps ``count`` small
+    (:func:`~tests.strategies.examples`: 20 times as many in the deep profile)."""
+    return examples(count)
 
 
 CATALOG_TABLE = ROOT / "vector" / "catalog.csv"
