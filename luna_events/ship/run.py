@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -40,9 +41,19 @@ def build_topology(config: ShipConfig, *, once: bool = False) -> Topology:
 
 
 def _install_signals(topology: Topology) -> None:
-    """The first SIGTERM/SIGINT/SIGHUP starts a bounded stop, the second stops at once."""
+    """The first SIGTERM/SIGINT/SIGHUP starts a bounded stop, the second stops at once.
 
-    def on_signal(number: int, frame: FrameType | None) -> None:
+    The handlers do nothing themselves: Python runs a handler in the main thread
+    between two bytecodes, possibly while that thread holds the lock of the very
+    ``threading.Event`` the handler would set (inside ``stop.wait()``), which
+    deadlocks the stop for good. The signal's number reaches a watcher thread through
+    ``signal.set_wakeup_fd`` instead, and the watcher logs and stops the topology.
+    """
+    watched, wakeup = socket.socketpair()
+    wakeup.setblocking(False)
+    signal.set_wakeup_fd(wakeup.fileno(), warn_on_full_buffer=False)
+
+    def on_signal(number: int) -> None:
         if topology.stopping:
             log.warning("signal %d again: stopping at once", number)
             topology.hurry()
@@ -54,10 +65,24 @@ def _install_signals(topology: Topology) -> None:
             topology.stopping = True
             topology.stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stopping_signals = {signal.SIGTERM, signal.SIGINT}
     if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup: stays ignored
-        signal.signal(signal.SIGHUP, on_signal)  # a closed terminal: stop as cleanly
+        stopping_signals.add(signal.SIGHUP)  # a closed terminal: stop as cleanly
+
+    def watch() -> None:
+        with watched, wakeup:  # both sockets live as long as the watcher
+            while numbers := watched.recv(64):
+                for number in numbers:
+                    if number in stopping_signals:  # the fd carries every handled signal
+                        on_signal(number)
+
+    threading.Thread(target=watch, name="luna-events-signals", daemon=True).start()
+    for number in stopping_signals:
+        signal.signal(number, _noted)
+
+
+def _noted(number: int, frame: FrameType | None) -> None:
+    """A signal's Python handler: the wakeup fd has already told the watcher thread."""
 
 
 def summary_table(
