@@ -91,9 +91,9 @@ class FastEncoder:
         self._plan = DEFAULT_PLAN if catalog is CATALOG else Plan(catalog)
         self._extra_tags: dict[str, TagPlan] = {}
         self._extra_fields: dict[str, FieldPlan] = {}
-        self._shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Shape] = {}
+        self._shapes: dict[tuple[Any, ...], _Shape] = {}
         self._tag_layouts: dict[tuple[str, tuple[str, ...]], _TagLayout] = {}
-        self._seen: set[tuple[str, tuple[str, ...], tuple[str, ...]]] = set()
+        self._seen: set[tuple[Any, ...]] = set()
         """Layouts met once: a layout is kept from its second event on, so that layouts
         that never repeat (optional fields in any order) do not crowd the cache out."""
         self._flags: dict[TagPlan, tuple[str | Fault, str | Fault]] = {}
@@ -112,10 +112,11 @@ class FastEncoder:
         """
         if type(series) is not str:
             return None
-        shape_key = (series, tuple(tags), tuple(fields))
+        # the series, how many tags, the tag keys, the field keys: one flat tuple
+        shape_key = (series, len(tags), *tags, *fields)
         shape = self._shapes.get(shape_key)
         if shape is None:
-            shape = self._shape(shape_key, tags, fields)
+            shape = self._shape(series, tags, fields)
             if shape is None:
                 return None
             seen = self._seen
@@ -170,16 +171,14 @@ class FastEncoder:
         except TypeError:  # a field's Fault among the texts
             return None
 
-    def _shape(
-        self, shape_key: tuple[str, tuple[Any, ...], Any], tags: Any, fields: Any
-    ) -> _Shape | None:
+    def _shape(self, series: str, tags: Any, fields: Any) -> _Shape | None:
         """Check the keys of an event never seen with this layout. The tag keys' part is
         shared by every layout with the same series and tag keys (events whose optional
         fields vary, in any order, are mostly new layouts of a few tag layouts)."""
-        tag_key = shape_key[:2]
+        tag_key = (series, tuple(tags))
         layout = self._tag_layouts.get(tag_key)
         if layout is None:
-            plan = self._plan.series.get(shape_key[0])
+            plan = self._plan.series.get(series)
             if plan is None:
                 return None
             layout = self._tag_layout(plan, tags)
