@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from luna_events import limits
 from luna_events.errors import Problem
@@ -23,12 +24,12 @@ _ORDINARY_REASON = "no monitoring marker"
 _EVENT = LineKind.EVENT
 
 
-@dataclass(slots=True)
-class Outcome:
+class Outcome(msgspec.Struct):
     """What became of one input line.
 
     ``kind`` is EVENT with ``line_protocol`` set, INVALID with ``problems``, or
-    ORDINARY with the ``reason`` it was skipped.
+    ORDINARY with the ``reason`` it was skipped. A ``msgspec.Struct``: built in C, a
+    third of a slotted dataclass's cost, once per line.
     """
 
     kind: LineKind
