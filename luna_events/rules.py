@@ -180,10 +180,13 @@ def float_text(value: object) -> str | Fault:
     """A float field: a finite float, or an int that a float holds exactly."""
     kind = type(value)
     if kind is float:
+        # format_float's text, faster: orjson writes the same shortest digits as repr
+        # (a third of its cost), and differs only in how it writes an exponent and a
+        # whole number ("2.0"); a NaN or an infinity it writes as null
+        text = _dumps(value).decode()
+        if text[-1] != "0" and "e" not in text and text != "null":
+            return text  # most floats: told by the text alone
         if value - value == 0.0:  # type: ignore[operator]
-            # format_float's text, faster: orjson writes the same shortest digits as
-            # repr (a third of its cost), and differs only in how it writes an exponent
-            text = _dumps(value).decode()
             if text[-2:] == ".0":
                 return text[:-2]
             return format_float(value) if "e" in text else text  # type: ignore[arg-type]
