@@ -92,25 +92,23 @@ class _LineRenderer:
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> bytes | str:
         """Render ``event_dict`` (see :func:`LunaLineRenderer`)."""
-        try:
-            if len(event_dict) == 2 and "event" in event_dict:
-                # the common monitoring call, log.info(message, luna_event=event): no pops
-                event = event_dict.get(FORMAT_KEY)
-                if type(event) is Event:
-                    message = event_dict["event"]
-                    line = event_line(
-                        event,
-                        _time(),
-                        _LEVELS.get(method_name) or method_name.upper(),
-                        self.logger_name,
-                        message if type(message) is str else str(message),
-                        self.service,
-                    )
-                    return line.decode() if self.as_str else line
-        except Exception as error:
-            _drop(event, error)
-        record = event_dict.get("_record")
         event = event_dict.get(FORMAT_KEY)
+        if type(event) is Event and len(event_dict) == 2 and "event" in event_dict:
+            # the common monitoring call, log.info(message, luna_event=event): no pops
+            message = event_dict["event"]
+            try:
+                line = event_line(
+                    event,
+                    _time(),
+                    _LEVELS.get(method_name) or method_name.upper(),
+                    self.logger_name,
+                    message if type(message) is str else str(message),
+                    self.service,
+                )
+            except Exception as error:
+                _drop(event, error)
+            return line.decode() if self.as_str else line
+        record = event_dict.get("_record")
         try:
             line = _render_any(method_name, event_dict, self.service, self.logger_name)
         except Exception as error:

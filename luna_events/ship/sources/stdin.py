@@ -70,7 +70,7 @@ class StdinSource:
             return getattr(self.stream, "read1", self.stream.read)(READ_SIZE)
         try:
             return os.read(descriptor, READ_SIZE)
-        except BlockingIOError:
+        except BlockingIOError:  # not an error: nothing written yet, the caller polls again
             return None
         except OSError as error:  # it cannot be read again: what came is shipped
             log.error("cannot read standard input: %s; taking it as ended", error.strerror)
